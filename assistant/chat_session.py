@@ -1,0 +1,50 @@
+"""A chat session: input lines with editing and history (readline), the conversation so far, the last answer."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from assistant.model_files import cache_dir
+
+
+class ChatSession:
+    def __init__(self, assistant, filters):
+        self.assistant = assistant
+        self.filters = filters
+        self.history: list[tuple[str, str]] = []
+        self.last = None
+        self._history_file = cache_dir() / "chat_history"
+        self._readline = None
+        try:
+            import readline
+
+            self._readline = readline
+            if self._history_file.is_file():
+                readline.read_history_file(str(self._history_file))
+        except (ImportError, OSError):
+            pass
+
+    def lines(self) -> Iterator[str]:
+        while True:
+            try:
+                yield input("\n› ")
+            except EOFError:
+                return
+            except KeyboardInterrupt:
+                print()  # Ctrl-C at the prompt clears the line, as in a shell
+
+    def ask(self, question: str, on_text=None):
+        answer = self.assistant.ask(question, filters=self.filters, history=self.history, on_text=on_text)
+        self.last = answer
+        self.history.append((answer.query or question, answer.answer))
+        return answer
+
+    def save_history(self) -> None:
+        if self._readline is None or os.environ.get("CI"):
+            return
+        try:
+            self._history_file.parent.mkdir(parents=True, exist_ok=True)
+            self._readline.write_history_file(str(self._history_file))
+        except OSError:
+            pass

@@ -1,0 +1,130 @@
+"""The model cites passages as [n]; here each number is mapped back to its chunk, numbers that were
+never shown are stripped (and recorded), and each citation gets the passage sentence that best
+matches the claim citing it, with its exact offsets in the document."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from assistant.chunking import sentence_spans
+from assistant.lexical import tokenize
+from assistant.prompts import REFUSAL
+from assistant.types import Citation, Hit
+
+# [1], [1, 2], [1][2], [1-3], [Passage 2], [passages 1 and 3]
+MARKER = re.compile(r"\[\s*(?:passages?\s*)?(\d+(?:\s*(?:,|;|–|-|and)\s*\d+)*)\s*\]", re.IGNORECASE)
+
+
+def _numbers(group: str) -> list[int]:
+    out: list[int] = []
+    for part in re.split(r"\s*(?:,|;|and)\s*", group):
+        if re.fullmatch(r"\d+\s*[–-]\s*\d+", part):
+            a, b = (int(x) for x in re.split(r"[–-]", part))
+            out.extend(range(a, b + 1) if 0 < b - a < 20 else [a, b])
+        elif part.strip().isdigit():
+            out.append(int(part))
+    return out
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]+", "", text.lower()).strip()
+
+
+def is_refusal(text: str) -> bool:
+    return _normalise(REFUSAL) in _normalise(text) or not text.strip()
+
+
+_NOT_FOUND = re.compile(
+    r"\b(do(es)? not (contain|mention|provide|say|specify|include)|no (information|mention)|not (mentioned|provided|specified|stated))\b",
+    re.IGNORECASE,
+)
+
+
+def says_not_found(text: str) -> bool:
+    """The model's own words for a refusal, when it does not use the fixed sentence."""
+    return bool(_NOT_FOUND.search(text)) and len(text.split()) < 40
+
+
+def _claims(text: str) -> list[tuple[str, list[int]]]:
+    """Each answer sentence with the passage numbers it cites."""
+    out = []
+    for s, e in sentence_spans(text):
+        sentence = text[s:e]
+        nums = [n for m in MARKER.finditer(sentence) for n in _numbers(m.group(1))]
+        out.append((MARKER.sub("", sentence), nums))
+    # A marker that opens the next sentence ("... rose. [2]") belongs to the sentence before it.
+    for i in range(1, len(out)):
+        claim, nums = out[i]
+        if nums and not claim.strip(" .") and out[i - 1][0]:
+            out[i - 1] = (out[i - 1][0], out[i - 1][1] + nums)
+    return out
+
+
+_FIGURE = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def _figures(text: str) -> set[str]:
+    return {f.replace(",", "").rstrip(".") for f in _FIGURE.findall(text)}
+
+
+def best_quote(claim: str, hit: Hit) -> tuple[int, int, str, float]:
+    """The sentence of the shown passage that shares most content words with the claim; a shared
+    figure counts three times, since figures are what a reader checks."""
+    text = hit.shown_text
+    offset = hit.context_start if hit.context else hit.chunk.start
+    claim_terms, claim_figures = set(tokenize(claim)), _figures(claim)
+    best = (0, len(text), 0.0)
+    for s, e in sentence_spans(text):
+        terms = set(tokenize(text[s:e]))
+        shared = len(claim_terms & terms) + 2 * len(claim_figures & _figures(text[s:e]))
+        score = shared / (len(claim_terms) + 2 * len(claim_figures) or 1)
+        if score > best[2]:
+            best = (s, e, score)
+    s, e, score = best
+    return offset + s, offset + e, text[s:e], score
+
+
+def drop_invented_figures(answer_text: str, hits: Sequence[Hit]) -> tuple[str, list[str]]:
+    """Remove answer sentences that state a number no shown passage contains: small models invent
+    figures. Returns the kept text and the removed sentences."""
+    known = set().union(*(_figures(h.shown_text) for h in hits)) if hits else set()
+    kept, removed = [], []
+    for s, e in sentence_spans(answer_text):
+        sentence = answer_text[s:e]
+        invented = _figures(MARKER.sub("", sentence)) - known
+        (removed if invented else kept).append(sentence)
+    return (" ".join(kept), removed) if removed else (answer_text, [])
+
+
+def resolve(answer_text: str, hits: Sequence[Hit]) -> tuple[str, list[Citation], list[int]]:
+    """(answer with unknown markers removed, citations in order of first use, dropped numbers)."""
+    shown = {i: h for i, h in enumerate(hits, 1)}
+    dropped: list[int] = []
+
+    def strip_unknown(m: re.Match) -> str:
+        nums = _numbers(m.group(1))
+        good = [n for n in nums if n in shown]
+        dropped.extend(n for n in nums if n not in shown and n not in dropped)
+        return "".join(f"[{n}]" for n in good)
+
+    text = MARKER.sub(strip_unknown, answer_text)
+    text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+
+    chosen: dict[int, tuple[float, Citation]] = {}
+    for claim, nums in _claims(text):
+        for n in nums:
+            hit = shown[n]
+            start, end, quote, score = best_quote(claim, hit)
+            citation = Citation(
+                n=n, doc_id=hit.chunk.doc_id, title=hit.title, chunk_id=hit.chunk.id,
+                start=start, end=end, quote=quote, supported=score >= 0.25,
+            )
+            if n not in chosen or score > chosen[n][0]:
+                chosen[n] = (score, citation)
+    order = []
+    for m in MARKER.finditer(text):
+        for n in _numbers(m.group(1)):
+            if n in chosen and n not in order:
+                order.append(n)
+    return text, [chosen[n][1] for n in order], dropped

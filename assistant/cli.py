@@ -1,0 +1,297 @@
+"""The terminal front end: parse, build settings, call one library function, render."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from assistant.errors import AssistantError, ConfigError
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
+    help="Ask questions about your news articles; answers cite the passages they come from. Works offline.",
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", envvar="ASSISTANT_INDEX", help="Index folder (default: ./index)")]
+LLMOpt = Annotated[Optional[str], typer.Option("--llm", help="Backend: local, openai, extractive, or a plugin's name")]
+KOpt = Annotated[Optional[int], typer.Option("-k", "--top-k", help="Passages given to the model", min=1, max=50)]
+RetrievalOpt = Annotated[Optional[str], typer.Option("--retrieval", help="hybrid, dense or bm25")]
+GGUFOpt = Annotated[Optional[Path], typer.Option("--gguf", help="GGUF model file for --llm local")]
+BaseURLOpt = Annotated[Optional[str], typer.Option("--openai-base-url", help="OpenAI-compatible server URL (or OPENAI_BASE_URL)")]
+ModelOpt = Annotated[Optional[str], typer.Option("--openai-model", help="Model name on that server")]
+SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only articles dated on or after YYYY-MM-DD")]
+UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Only articles dated on or before YYYY-MM-DD")]
+SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only articles whose site, URL or id contains this (repeatable)")]
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Library errors become one line on stderr and exit status 1; never a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except AssistantError as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(1) from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "setting"
+        err.print(f"[red]error:[/red] {escape(where)}: {escape(first.get('msg', 'invalid value'))}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def make_settings(**overrides):
+    from assistant.settings import Settings
+
+    renamed = {"index": "index_dir", "gguf": "gguf_path", "openai_base_url": "openai_base_url"}
+    values = {renamed.get(k, k): v for k, v in overrides.items() if v is not None}
+    return Settings(**values)
+
+
+def make_filters(since, until, source):
+    from assistant.clean import find_date
+    from assistant.retrieval import Filters
+
+    def iso(value, flag):
+        if not value:
+            return ""
+        parsed = find_date([value])
+        if not parsed:
+            raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD")
+        return parsed
+
+    return Filters(since=iso(since, "--since"), until=iso(until, "--until"), sources=tuple(source or ()))
+
+
+def say(message: str) -> None:
+    err.print(f"[dim]{escape(message)}[/dim]")
+
+
+@app.command("index")
+def index_cmd(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Folders or files (.txt .md .html .jsonl); default: what the index was built from, else the bundled articles")] = None,
+    index: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedder or chunking)")] = False,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable files with a warning instead of stopping")] = False,
+    embedder: Annotated[Optional[str], typer.Option("--embedder", help="sentence-transformers model name or folder")] = None,
+) -> None:
+    """Index articles: only new or changed documents are embedded; deleted ones are removed."""
+    with user_errors():
+        from assistant.indexing import index_paths
+
+        settings = make_settings(index=index, embedder=embedder)
+        report = index_paths(paths or [], settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say)
+    changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged"
+    out.print(
+        f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.path}/: {changes}; "
+        f"embedded {report.embedded_chunks} chunks in {report.seconds:.1f} s."
+    )
+
+
+def _open_assistant(settings):
+    from assistant.indexing import ensure_index
+    from assistant.pipeline import Assistant
+
+    ensure_index(settings, progress=say)
+    return Assistant(settings)
+
+
+def render_sources(answer) -> None:
+    if not answer.citations:
+        out.print("[dim]No citations.[/dim]")
+    for c in answer.citations:
+        flag = "" if c.supported else " [yellow](weak support)[/yellow]"
+        out.print(f"[bold][{c.n}][/bold] {escape(c.title or c.doc_id)} [dim]({escape(c.doc_id)}, chars {c.start}–{c.end})[/dim]{flag}")
+        out.print(f"    “{escape(c.quote)}”")
+    if answer.removed_claims:
+        removed = escape(" / ".join(answer.removed_claims))
+        out.print(f"[yellow]Removed sentences stating figures no passage contains: {removed}[/yellow]")
+    if answer.dropped_citations:
+        out.print(f"[yellow]Removed citations to passages the model was not shown: {answer.dropped_citations}[/yellow]")
+
+
+def render_passages(answer) -> None:
+    for n, h in enumerate(answer.hits, 1):
+        out.print(f"[bold]{n}.[/bold] {escape(h.title or h.chunk.doc_id)} [dim]{escape(h.chunk.id)} {h.date} score {h.score:.4f}[/dim]")
+    if answer.omitted_passages:
+        out.print(f"[yellow]Left out to fit the model's context window: {', '.join(answer.omitted_passages)}[/yellow]")
+    if answer.query and answer.query != answer.question:
+        out.print(f"[dim]Searched for: {escape(answer.query)}[/dim]")
+
+
+def _footer(answer) -> str:
+    label = "extractive: sentences quoted from the passages, no language model" if answer.llm == "extractive" else answer.llm
+    return f"answered by {label} in {answer.timings_ms.get('total', 0) / 1000:.1f} s"
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the Answer)")] = False,
+    k: KOpt = None,
+    llm: LLMOpt = None,
+    index: IndexOpt = None,
+    retrieval: RetrievalOpt = None,
+    gguf: GGUFOpt = None,
+    openai_base_url: BaseURLOpt = None,
+    openai_model: ModelOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+) -> None:
+    """Answer one question from the indexed articles, with citations."""
+    with user_errors():
+        if not question.strip():
+            raise ConfigError("the question is empty")
+        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+                                 openai_base_url=openai_base_url, openai_model=openai_model)
+        filters = make_filters(since, until, source)
+        assistant = _open_assistant(settings)
+        stream = None if as_json else (lambda piece: out.print(piece, end="", markup=False, soft_wrap=True))
+        answer = assistant.ask(question, filters=filters, on_text=stream)
+    if as_json:
+        sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) + "\n")
+        return
+    out.print()
+    if answer.answer != _streamed_text(answer):
+        out.print(f"[dim](cleaned: {escape(answer.answer)})[/dim]")
+    out.print()
+    render_sources(answer)
+    out.print(f"[dim]{escape(_footer(answer))}[/dim]")
+
+
+def _streamed_text(answer) -> str:
+    return answer.answer  # the raw stream is already on screen; only the cleaned text is kept
+
+
+HELP = """Commands:
+  /sources   the quotes behind the last answer, with document and character offsets
+  /passages  the passages the last answer was given, with scores
+  /clear     forget the conversation (follow-ups start fresh)
+  /help      this help
+  /quit      leave (or Ctrl-D). Ctrl-C stops an answer, not the session."""
+
+
+@app.command()
+def chat(
+    k: KOpt = None,
+    llm: LLMOpt = None,
+    index: IndexOpt = None,
+    retrieval: RetrievalOpt = None,
+    gguf: GGUFOpt = None,
+    openai_base_url: BaseURLOpt = None,
+    openai_model: ModelOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+) -> None:
+    """Chat about the indexed articles: streamed answers, follow-up questions, /sources."""
+    from assistant.chat_session import ChatSession
+
+    with user_errors():
+        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+                                 openai_base_url=openai_base_url, openai_model=openai_model)
+        filters = make_filters(since, until, source)
+        assistant = _open_assistant(settings)
+    info = assistant.index.manifest
+    out.print(
+        f"[bold]assistant[/bold] — {len(assistant.index.documents)} articles, {info['n_chunks']} passages; "
+        f"answers by {escape(assistant.llm.name)}. Type a question, /help for commands."
+    )
+    session = ChatSession(assistant, filters)
+    for line in session.lines():
+        command = line.strip().lower()
+        if not command:
+            continue
+        if command in ("/quit", "/exit", "/q"):
+            break
+        if command == "/help":
+            out.print(HELP)
+        elif command == "/sources":
+            render_sources(session.last) if session.last else out.print("No answer yet.")
+            if session.last and session.last.omitted_passages:
+                out.print(f"[yellow]Left out to fit the context window: {', '.join(session.last.omitted_passages)}[/yellow]")
+            if session.last and session.last.query != session.last.question:
+                out.print(f"[dim]Searched for: {escape(session.last.query)}[/dim]")
+        elif command == "/passages":
+            render_passages(session.last) if session.last else out.print("No answer yet.")
+        elif command == "/clear":
+            session.history.clear()
+            out.print("Conversation cleared.")
+        elif command.startswith("/"):
+            out.print(f"Unknown command {escape(command)}; /help lists them.")
+        else:
+            try:
+                answer = session.ask(line, on_text=lambda p: out.print(p, end="", markup=False, soft_wrap=True))
+            except KeyboardInterrupt:
+                out.print("\n[yellow]answer cancelled[/yellow]")
+                continue
+            except AssistantError as e:
+                out.print(f"\n[red]error:[/red] {escape(str(e))}")
+                continue
+            out.print()
+            out.print(f"[dim]{escape(_footer(answer))}; /sources for quotes[/dim]")
+    session.save_history()
+
+
+@app.command()
+def info(index: IndexOpt = None) -> None:
+    """What is indexed, with which model, and which backend will answer."""
+    with user_errors():
+        from assistant.llms.registry import resolve_name
+        from assistant.store import read_manifest
+
+        settings = make_settings(index=index)
+        manifest = read_manifest(settings.index_dir)
+    table = Table(show_header=False, box=None)
+    cfg = manifest.get("config", {})
+    rows = [
+        ("index", str(settings.index_dir.resolve())),
+        ("built", manifest.get("created", "?")),
+        ("corpus", ", ".join(manifest.get("sources", [])) or "?"),
+        ("documents", str(len(manifest.get("documents", {})))),
+        ("passages", str(manifest.get("n_chunks", "?"))),
+        ("embedder", f"{manifest.get('embedder')} ({manifest.get('dim')}-d)"),
+        ("chunking", f"{cfg.get('chunk_tokens')} tokens, {cfg.get('chunk_overlap_tokens')} overlap, titles {'on' if cfg.get('embed_titles') else 'off'}"),
+        ("retrieval", f"{settings.retrieval}, k={settings.k}, mmr λ={settings.mmr_lambda}"),
+        ("answers by", resolve_name(settings.llm)),
+        ("settings", settings.fingerprint()),
+    ]
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/bold]", escape(value))
+    out.print(table)
+
+
+@app.command()
+def models() -> None:
+    """The LLM backends and how each is configured."""
+    with user_errors():
+        from assistant.llms.registry import describe
+
+        rows = describe(make_settings())
+    table = Table("backend", "what it is", "configured with")
+    for row in rows:
+        table.add_row(*(escape(x) for x in row))
+    out.print(table)
+
+
+from assistant.evaluation.commands import eval_command  # noqa: E402 - registered after the core commands
+
+app.command("eval")(eval_command)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,186 @@
+"""`assistant eval`: score a QA set or RealTime QA through the `ask` code path; compare two saved runs.
+
+    assistant eval DATASET [--llm NAME] [-k N] [--json OUT] [--limit N] [--report DIR] [--index DIR]
+                           [--retrieval hybrid|dense|bm25] [--retrieval-only]
+    assistant eval realtimeqa PATH [--weeks 20230106,20230113] [same options]
+    assistant eval --compare A.json B.json
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from assistant.errors import AssistantError, ConfigError
+from assistant.evaluation.report import fmt, label, summary_table, write_report  # matplotlib loads lazily
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Library errors become one line on stderr and exit status 1 (as in assistant/cli.py, which this
+    module cannot import: cli.py imports it)."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except AssistantError as e:
+        err.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "setting"
+        err.print(f"[red]error:[/red] {escape(where)}: {escape(first.get('msg', 'invalid value'))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def say(message: str) -> None:
+    err.print(f"[dim]{escape(message)}[/dim]", soft_wrap=True)
+
+
+class ProgressBar:
+    """The runners' progress callback: a rich bar on stderr, started when the first question is asked
+    (indexing before it prints its own progress), with the running accuracy."""
+
+    def __init__(self) -> None:
+        self.progress = None
+        self.task = None
+        self.correct = 0
+
+    def __call__(self, done: int, total: int, item: dict | None) -> None:
+        if self.progress is None:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("asking", total=total)
+        if item is None:
+            return
+        self.correct += bool(item["scores"].get("correct"))
+        scored = "correct" in item["scores"]
+        description = f"{item['id']}  correct {self.correct}/{done}" if scored else item["id"]
+        self.progress.update(self.task, completed=done, description=description)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def print_summary(result: dict) -> None:
+    config = result["config"]
+    header, rows = summary_table(result)
+    title = (f"{config['dataset']} — llm {config['llm'] or 'none (retrieval only)'}, {config['retrieval']}, "
+             f"k={config['k']}, {config['items']} items")
+    table = Table(*header, title=escape(title))
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    out.print(table)
+
+
+def print_comparison(diff: dict, a: Path, b: Path, config: dict) -> None:
+    for key, (va, vb) in diff["config"].items():
+        out.print(f"[dim]{escape(key)}: {escape(str(va))} → {escape(str(vb))}[/dim]")
+    table = Table("group", "metric", f"A ({escape(a.name)})", f"B ({escape(b.name)})", "B − A",
+                  title="summary (types: changed metrics only)")
+    for row in diff["metrics"]:
+        if row["group"] != "overall" and row["a"] == row["b"]:
+            continue
+        delta = row["delta"]
+        shown = "" if not delta else fmt(row["metric"], delta)
+        colour = "green" if delta and delta > 0 else "red" if delta and delta < 0 else "default"
+        if row["metric"].endswith(("_ms_p50", "_ms_p95", "false_refusal_rate")):  # lower is better
+            colour = {"green": "red", "red": "green"}.get(colour, colour)
+        table.add_row(row["group"], label(row["metric"], config),
+                      fmt(row["metric"], row["a"]), fmt(row["metric"], row["b"]),
+                      f"[{colour}]{'+' if delta and delta > 0 else ''}{shown}[/{colour}]")
+    out.print(table)
+    if diff["items"]:
+        items = Table("id", "type", "changed (A → B)", "question", title=f"{len(diff['items'])} items changed")
+        for it in diff["items"]:
+            changes = ", ".join(f"{k} {fmt(k, va)} → {fmt(k, vb)}" for k, (va, vb) in it["changes"].items())
+            items.add_row(escape(it["id"]), it["type"], escape(changes), escape(it["question"][:80]))
+        out.print(items)
+    else:
+        out.print("No item changed correctness or evidence hit.")
+    for side, ids in (("A", diff["only_in_a"]), ("B", diff["only_in_b"])):
+        if ids:
+            out.print(f"[yellow]only in {side}: {escape(', '.join(ids))}[/yellow]")
+
+
+def eval_command(
+    dataset: Annotated[Optional[str], typer.Argument(
+        help="QA set (.jsonl, format in eval/README.md), or 'realtimeqa' followed by the benchmark folder")] = None,
+    path: Annotated[Optional[Path], typer.Argument(help="With realtimeqa: the RealTime QA folder")] = None,
+    llm: Annotated[Optional[str], typer.Option("--llm", help="Backend: local, openai, extractive, or a plugin's name")] = None,
+    k: Annotated[Optional[int], typer.Option("-k", "--top-k", help="Passages given to the model", min=1, max=50)] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write config, summary and every item here")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Only the first N questions", min=1)] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write report.md and report.png into this folder")] = None,
+    index: Annotated[Optional[Path], typer.Option("--index", help="Index folder (default: ./index; realtimeqa: its work folder)")] = None,
+    retrieval: Annotated[Optional[str], typer.Option("--retrieval", help="hybrid, dense or bm25")] = None,
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Retrieval metrics only: no language model")] = False,
+    weeks: Annotated[Optional[str], typer.Option("--weeks", help="realtimeqa: comma-separated weeks (YYYYMMDD) (default: the first)")] = None,
+    work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="realtimeqa: corpus and index folder (default: eval/runs/realtimeqa-<weeks hash>)")] = None,
+    compare: Annotated[Optional[tuple[Path, Path]], typer.Option("--compare", metavar="A.json B.json", help="Compare two runs saved with --json")] = None,
+) -> None:
+    """Score answers and retrieval on a QA set or RealTime QA, through the same code path as ask."""
+    with user_errors():
+        from assistant.evaluation import runner
+
+        if compare:
+            if dataset:
+                raise ConfigError("give either a DATASET or --compare A.json B.json, not both")
+            a, b = compare
+            run_a, run_b = runner.load_result(a), runner.load_result(b)
+            print_comparison(runner.compare(run_a, run_b), a, b, run_a["config"])
+            return
+        if not dataset:
+            raise ConfigError("give a QA set (e.g. eval/rare_earths_qa.jsonl), 'realtimeqa PATH', or --compare A.json B.json")
+        from assistant.settings import Settings
+
+        overrides = {"index_dir": index, "llm": llm, "k": k, "retrieval": retrieval}
+        settings = Settings(**{key: v for key, v in overrides.items() if v is not None})
+        bar = ProgressBar()
+        try:
+            if dataset == "realtimeqa":
+                if path is None:
+                    raise ConfigError("give the RealTime QA folder: assistant eval realtimeqa PATH")
+                from assistant.evaluation.realtimeqa import run_realtimeqa
+
+                result = run_realtimeqa(path, settings, weeks=weeks, limit=limit, retrieval_only=retrieval_only,
+                                        work_dir=work_dir, index_dir=index, progress=bar, say=say)
+            else:
+                if path is not None:
+                    raise ConfigError(f"unexpected argument {path}; only realtimeqa takes a folder")
+                if weeks or work_dir:
+                    raise ConfigError("--weeks and --work-dir are for: assistant eval realtimeqa PATH")
+                from assistant.evaluation.dataset import load_dataset
+                from assistant.indexing import ensure_index
+
+                load_dataset(Path(dataset))  # a bad file fails before any indexing
+                ensure_index(settings, progress=say)  # as `ask` does: the bundled articles when there is no index
+                result = runner.run_eval(Path(dataset), settings, limit=limit, retrieval_only=retrieval_only,
+                                         progress=bar, warn=say)
+        finally:
+            bar.stop()
+        if json_out:
+            runner.save_result(result, json_out)
+            say(f"wrote {json_out}")
+        if report:
+            md, png = write_report(result, report)
+            say(f"wrote {md} and {png}")
+    print_summary(result)

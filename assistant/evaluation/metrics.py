@@ -1,0 +1,273 @@
+"""Scores for one prediction, and their summaries. Pure functions: no I/O, no models.
+
+The records scored are plain dicts, as stored in an eval's JSON:
+
+    passage    {"doc_id", "chunk_id", "start", "end", "text"}   text and span as shown to the model
+    evidence   {"doc_id", "quote", "start", "end"}              span in the indexed document, -1 if absent
+    citation   {"n", "doc_id", "chunk_id", "quote"}             n = the passage number the model cited
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+TYPES = ("fact", "number", "list", "multi_doc", "conflict", "unanswerable")
+SPAN_OVERLAP = 0.8  # share of a quote's characters a passage's span must cover to hold it
+
+# Per-item score → the summary metric that averages it.
+MEANS = {
+    "correct": "accuracy",
+    "answer_in_corpus": "answer_in_corpus",
+    "evidence_hit": "evidence_hit",
+    "evidence_hit_any": "evidence_hit_any",
+    "answer_in_passages": "answer_in_passages",
+    "source_recall": "source_recall",
+    "mrr": "mrr",
+    "ndcg10": "ndcg10",
+    "citation_precision": "citation_precision",
+    "citation_recall": "citation_recall",
+    "citation_validity": "citation_validity",
+}
+
+# Typographic variants that articles and answers mix freely.
+_PUNCTUATION = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+_MARKER = re.compile(r"\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+
+
+def normalise(text: str) -> str:
+    """For substring tests: NFKC (non-breaking spaces become spaces), straight quotes, single spaces,
+    case-folded."""
+    text = unicodedata.normalize("NFKC", text).translate(_PUNCTUATION)
+    return " ".join(text.split()).casefold()
+
+
+# -- answers -------------------------------------------------------------------------------------
+
+def _alternatives(element: str | Sequence[str]) -> list[str]:
+    return [element] if isinstance(element, str) else list(element)
+
+
+def contains_answer(answer: str, must_include: Sequence[str | Sequence[str]]) -> bool:
+    """Every element of must_include is matched by one of its alternatives (case-insensitive)."""
+    said = normalise(answer)
+    return all(any(normalise(alt) in said for alt in _alternatives(el)) for el in must_include)
+
+
+def is_correct(answer: str, refused: bool, must_include: Sequence, answerable: bool) -> bool:
+    """Answerable: not refused and contains the answer. Unanswerable: refused."""
+    if not answerable:
+        return refused
+    return not refused and contains_answer(answer, must_include)
+
+
+def picks_choice(answer: str, choices: Sequence[str], gold: Iterable[int]) -> bool:
+    """Multiple choice without showing the choices: the answer names a gold choice and no other.
+    Gold mentions are masked first, so a wrong choice inside the gold one ("Bills" in "Buffalo
+    Bills") does not count against it."""
+    said = normalise(answer)
+    gold = set(gold)
+    golds = [normalise(choices[i]) for i in gold if normalise(choices[i])]
+    if not any(g in said for g in golds):
+        return False
+    for g in golds:
+        said = said.replace(g, " ")
+    others = [normalise(c) for i, c in enumerate(choices) if i not in gold]
+    return not any(o and o in said for o in others)
+
+
+def word_count(answer: str) -> int:
+    """Words of the answer: tokens holding a letter or digit, citation markers left out."""
+    return sum(any(ch.isalnum() for ch in token) for token in _MARKER.sub(" ", answer).split())
+
+
+# -- retrieval -----------------------------------------------------------------------------------
+
+def locate_quote(quote: str, text: str) -> tuple[int, int]:
+    """The quote's character span in `text`, tolerant of whitespace differences (cleaning turns
+    non-breaking spaces and line breaks into plain spaces); (-1, -1) when absent."""
+    at = text.find(quote)
+    if at >= 0:
+        return at, at + len(quote)
+    words = quote.split()
+    match = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
+    return (match.start(), match.end()) if match else (-1, -1)
+
+
+def passage_holds(passage: dict, evidence: dict) -> bool:
+    """The quote is in the passage's text, or most of it lies in the passage's span of the same
+    document (a quote cut in two by a chunk boundary)."""
+    if normalise(evidence["quote"]) in normalise(passage["text"]):
+        return True
+    start, end = evidence.get("start", -1), evidence.get("end", -1)
+    if passage.get("doc_id") != evidence.get("doc_id") or start < 0 or end <= start:
+        return False
+    covered = min(end, passage["end"]) - max(start, passage["start"])
+    return covered >= SPAN_OVERLAP * (end - start)
+
+
+def evidence_found(passages: Sequence[dict], evidence: Sequence[dict]) -> list[frozenset[int]]:
+    """For each passage, best first, the indices of the evidence quotes it holds."""
+    return [frozenset(i for i, ev in enumerate(evidence) if passage_holds(p, ev)) for p in passages]
+
+
+def evidence_hit(found: Sequence[frozenset[int]], n_evidence: int) -> bool | None:
+    """Every quote is held by some passage; None when there is no evidence."""
+    if not n_evidence:
+        return None
+    return len(frozenset().union(*found)) == n_evidence
+
+
+def evidence_hit_any(found: Sequence[frozenset[int]], n_evidence: int) -> bool | None:
+    if not n_evidence:
+        return None
+    return any(found)
+
+
+def source_recall(passages: Sequence[dict], sources: Sequence[str]) -> float | None:
+    """Share of the gold documents that some passage comes from."""
+    gold = set(sources)
+    if not gold:
+        return None
+    return len(gold & {p["doc_id"] for p in passages}) / len(gold)
+
+
+def reciprocal_rank(relevant: Sequence) -> float:
+    """1 / rank of the first relevant passage (truthy), 0 when none is; its mean is the MRR."""
+    return next((1 / rank for rank, rel in enumerate(relevant, 1) if rel), 0.0)
+
+
+def ndcg(found: Sequence[frozenset[int]], n_evidence: int, depth: int = 10) -> float | None:
+    """nDCG@depth with binary gain: a passage earns it when it holds a quote no higher passage held
+    (overlapping chunks repeating one quote earn it once). The ideal ranking has one passage per
+    quote at the top."""
+    if not n_evidence:
+        return None
+    seen: set[int] = set()
+    dcg = 0.0
+    for rank, quotes in enumerate(found[:depth], 1):
+        if quotes - seen:
+            dcg += 1 / math.log2(rank + 1)
+        seen |= quotes
+    ideal = sum(1 / math.log2(rank + 1) for rank in range(1, min(n_evidence, depth) + 1))
+    return dcg / ideal
+
+
+# -- citations -----------------------------------------------------------------------------------
+
+def citation_precision(citations: Sequence[dict], sources: Sequence[str]) -> float | None:
+    """Share of the cited documents that are gold sources; None without citations or sources."""
+    cited = {c["doc_id"] for c in citations}
+    if not cited or not sources:
+        return None
+    return len(cited & set(sources)) / len(cited)
+
+
+def citation_recall(citations: Sequence[dict], sources: Sequence[str]) -> float | None:
+    """Share of the gold sources cited; None without sources."""
+    gold = set(sources)
+    if not gold:
+        return None
+    return len(gold & {c["doc_id"] for c in citations}) / len(gold)
+
+
+def citation_validity(citations: Sequence[dict], passages: Sequence[dict]) -> float | None:
+    """Share of citations whose quote is in the text of the passage they cite. A citation to a
+    number that was not shown, or to another chunk than the one shown under that number, is invalid."""
+    if not citations:
+        return None
+    shown = dict(enumerate(passages, 1))
+    valid = 0
+    for c in citations:
+        passage = shown.get(c.get("n"))
+        if passage is None or (c.get("chunk_id") and c["chunk_id"] != passage.get("chunk_id")):
+            continue
+        quote = normalise(c.get("quote", ""))
+        valid += bool(quote) and quote in normalise(passage["text"])
+    return valid / len(citations)
+
+
+# -- per item ------------------------------------------------------------------------------------
+
+def retrieval_scores(shown: Sequence[dict], ranking: Sequence[dict], evidence: Sequence[dict],
+                     sources: Sequence[str]) -> dict:
+    """@k scores over the passages shown to the model; MRR and nDCG over a deeper ranking."""
+    at_k, deep = evidence_found(shown, evidence), evidence_found(ranking, evidence)
+    return {
+        "evidence_hit": evidence_hit(at_k, len(evidence)),
+        "evidence_hit_any": evidence_hit_any(at_k, len(evidence)),
+        "source_recall": source_recall(shown, sources),
+        "mrr": reciprocal_rank(deep) if evidence else None,
+        "ndcg10": ndcg(deep, len(evidence), 10),
+    }
+
+
+def answer_scores(prediction: dict, must_include: Sequence, sources: Sequence[str], answerable: bool) -> dict:
+    citations = prediction["citations"]
+    return {
+        "correct": is_correct(prediction["answer"], prediction["refused"], must_include, answerable),
+        "refused": prediction["refused"],
+        "citation_precision": citation_precision(citations, sources) if answerable else None,
+        "citation_recall": citation_recall(citations, sources) if answerable else None,
+        "citation_validity": citation_validity(citations, prediction["passages"]),
+        "answer_words": word_count(prediction["answer"]),
+    }
+
+
+# -- summaries -----------------------------------------------------------------------------------
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default); None for no values."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    pos = (len(xs) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def mean(values: Iterable) -> float | None:
+    """Mean of the values that are not None (booleans count 0/1); None when there are none."""
+    xs = [float(v) for v in values if v is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _summary(items: Sequence[dict], present: set[str], present_types: set[str]) -> dict:
+    scores = [it["scores"] for it in items]
+    out: dict = {"n": len(items)}
+    for key, name in MEANS.items():
+        if key in present:
+            out[name] = mean(s.get(key) for s in scores)
+    if "refused" in present:
+        unanswerable = [s.get("refused") for it, s in zip(items, scores) if it["type"] == "unanswerable"]
+        answerable = [s.get("refused") for it, s in zip(items, scores) if it["type"] != "unanswerable"]
+        if "unanswerable" in present_types:
+            out["refusal_recall"] = mean(unanswerable)
+        out["false_refusal_rate"] = mean(answerable)
+    if "answer_words" in present:
+        words = [s["answer_words"] for s in scores if s.get("answer_words") is not None]
+        out["answer_words_median"] = statistics.median(words) if words else None
+    for stage in ("retrieval", "total"):
+        times = [it["timings_ms"][stage] for it in items if stage in it.get("timings_ms", {})]
+        if times:
+            out[f"{stage}_ms_p50"] = percentile(times, 50)
+            out[f"{stage}_ms_p95"] = percentile(times, 95)
+    return out
+
+
+def summarise(items: Sequence[dict]) -> dict:
+    """{"overall": metrics, "by_type": {type: metrics}}. Each item is {"type", "scores",
+    "timings_ms"}; a metric is given when some item of the run has its score (refusal recall: when
+    the run has unanswerable items), and is None for a group where it does not apply (refusal recall
+    of `fact` items)."""
+    present = {k for it in items for k, v in it["scores"].items() if v is not None}
+    present_types = {it["type"] for it in items}
+    types = [t for t in TYPES if t in present_types] + sorted(present_types - set(TYPES))
+    return {
+        "overall": _summary(items, present, present_types),
+        "by_type": {t: _summary([it for it in items if it["type"] == t], present, present_types) for t in types},
+    }

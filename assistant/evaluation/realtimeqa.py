@@ -1,0 +1,186 @@
+"""RealTime QA (Kasai et al., 2023) as a news benchmark.
+
+The search results of the chosen weeks are pooled into one corpus (de-duplicated by URL), indexed
+in a work folder (incrementally: a re-run embeds nothing), and each question is asked without its
+four choices. An answer is correct when it names the gold choice and no other. The gold article is
+not always among the search results, so the share of questions whose gold choice text occurs
+anywhere in the pooled corpus is reported too: the ceiling.
+
+Folder layout (see its README.md): documents/YYYYMMDD_gcs.jsonl, questions/YYYYMMDD_qa.jsonl.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from assistant.errors import InputError
+from assistant.evaluation import metrics
+from assistant.evaluation.runner import Progress, QuestionRunner, run_config
+from assistant.settings import Settings
+
+WORK_ROOT = Path("eval/runs")  # git-ignored
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+    return rows
+
+
+def available_weeks(root: Path) -> list[str]:
+    """Weeks (YYYYMMDD) that have both search results and questions."""
+    documents = {p.name.split("_")[0] for p in (root / "documents").glob("*_gcs.jsonl")}
+    questions = {p.name.split("_")[0] for p in (root / "questions").glob("*_qa.jsonl")}
+    return sorted(documents & questions)
+
+
+def choose_weeks(root: Path, weeks: str | None) -> list[str]:
+    """The weeks asked for ("20230106,20230113"), checked; default: the first week only."""
+    available = available_weeks(root)
+    if not available:
+        raise InputError(f"{root}: no RealTime QA weeks here (expected documents/*_gcs.jsonl and questions/*_qa.jsonl)")
+    if not weeks:
+        return available[:1]
+    chosen = [w.strip() for w in weeks.split(",") if w.strip()]
+    unknown = [w for w in chosen if w not in available]
+    if unknown:
+        raise InputError(f"no RealTime QA week {', '.join(unknown)} in {root}; weeks with questions: "
+                         f"{available[0]} .. {available[-1]}")
+    return sorted(set(chosen))
+
+
+def article_id(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
+
+
+def pool_articles(root: Path, weeks: Sequence[str]) -> list[dict]:
+    """The search results of the weeks as corpus rows (id, title, url, date, text), first copy of each URL."""
+    rows: dict[str, dict] = {}
+    for week in weeks:
+        for line in _read_jsonl(root / "documents" / f"{week}_gcs.jsonl"):
+            for result in line.get("search_result") or []:
+                url, text = result.get("url") or "", result.get("text") or ""
+                if not url or not text.strip() or url in rows:
+                    continue
+                date = (result.get("publish_date") or "")[:10].replace("/", "-")
+                rows[url] = {"id": article_id(url), "title": result.get("title") or "", "url": url,
+                             "date": date, "text": text}
+    return list(rows.values())
+
+
+def load_questions(root: Path, weeks: Sequence[str]) -> list[dict]:
+    questions = []
+    for week in weeks:
+        path = root / "questions" / f"{week}_qa.jsonl"
+        for row in _read_jsonl(path):
+            try:
+                choices = [str(c) for c in row["choices"]]
+                gold = [int(a) for a in row["answer"]]
+                questions.append({"id": row["question_id"], "question": row["question_sentence"],
+                                  "choices": choices, "gold": gold})
+            except (KeyError, TypeError, ValueError):
+                raise InputError(f"{path}: question {row.get('question_id', '?')} lacks question_sentence, "
+                                 "choices or answer") from None
+            if not all(0 <= g < len(choices) for g in gold):
+                raise InputError(f"{path}: question {row['question_id']}: answer index out of range")
+    return questions
+
+
+def write_corpus(rows: Sequence[dict], path: Path) -> None:
+    """Rewritten only when its content changes, so its timestamp says when the pool last changed."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def index_corpus(documents, corpus: Path, settings: Settings, progress: Callable[[str], None] | None = None):
+    """Bring the index up to date with the documents; skipped entirely when it already holds exactly
+    them (a re-run then costs no embedding and no BM25 rebuild). Returns the BuildReport or None."""
+    from assistant.embedders import load_embedder
+    from assistant.store import build_index, index_exists, read_manifest
+
+    if index_exists(settings.index_dir):
+        manifest = read_manifest(settings.index_dir)
+        if (manifest.get("config") == settings.index_config()
+                and manifest.get("documents") == {d.id: d.content_hash for d in documents}):
+            return None
+    embedder = load_embedder(settings.embedder, settings.embed_batch_size)
+    return build_index(documents, settings, embedder, sources=[str(corpus.resolve())], progress=progress)
+
+
+def run_realtimeqa(
+    root: Path,
+    settings: Settings,
+    *,
+    weeks: str | None = None,
+    limit: int | None = None,
+    retrieval_only: bool = False,
+    work_dir: Path | None = None,
+    index_dir: Path | None = None,
+    progress: Progress | None = None,
+    say: Callable[[str], None] | None = None,
+) -> dict:
+    """{"config", "summary", "items"} like `run_eval`; items are typed in_corpus / not_in_corpus."""
+    from assistant.ingest import load_documents
+
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such folder; give the RealTime QA folder (with documents/ and questions/)")
+    chosen = choose_weeks(root, weeks)
+    work = Path(work_dir) if work_dir else WORK_ROOT / f"realtimeqa-{hashlib.sha256(','.join(chosen).encode()).hexdigest()[:8]}"
+    corpus = work / "corpus.jsonl"
+    write_corpus(pool_articles(root, chosen), corpus)
+    settings = settings.model_copy(update={"index_dir": Path(index_dir) if index_dir else work / "index"})
+    documents = load_documents([corpus])
+    built = index_corpus(documents, corpus, settings, progress=say)
+    if built and say:
+        say(f"indexed {built.documents} articles ({built.chunks} passages, {built.embedded_chunks} embedded) "
+            f"in {built.seconds:.0f} s into {settings.index_dir}/")
+    # One searchable string; the separator keeps a choice from matching across two articles.
+    pooled_text = " | ".join(metrics.normalise(d.text) for d in documents)
+
+    questions = load_questions(root, chosen)[:limit]
+    runner = QuestionRunner(settings, retrieval_only=retrieval_only)
+    results = []
+    if progress:
+        progress(0, len(questions), None)
+    for done, q in enumerate(questions, 1):
+        prediction, ranking, timings = runner.run(q["question"])
+        golds = [metrics.normalise(q["choices"][g]) for g in q["gold"]]
+
+        def has_gold(passage: dict) -> bool:
+            text = metrics.normalise(passage["text"])
+            return any(g in text for g in golds)
+
+        in_corpus = any(g in pooled_text for g in golds)
+        scores = {
+            "answer_in_corpus": in_corpus,
+            "answer_in_passages": any(map(has_gold, prediction["passages"])),
+            "mrr": metrics.reciprocal_rank([has_gold(p) for p in ranking]),
+        }
+        if prediction["answer"] is not None:
+            scores["correct"] = not prediction["refused"] and metrics.picks_choice(
+                prediction["answer"], q["choices"], q["gold"])
+            scores["refused"] = prediction["refused"]
+            scores["answer_words"] = metrics.word_count(prediction["answer"])
+        results.append({
+            "id": q["id"], "type": "in_corpus" if in_corpus else "not_in_corpus", "question": q["question"],
+            "reference": " / ".join(q["choices"][g] for g in q["gold"]), "choices": q["choices"],
+            "prediction": prediction, "ranking": [p["chunk_id"] for p in ranking], "scores": scores,
+            "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
+        })
+        if progress:
+            progress(done, len(questions), results[-1])
+    config = run_config(settings, runner, dataset=f"realtimeqa:{root}", items=len(results), retrieval_only=retrieval_only)
+    config.update(weeks=chosen, work_dir=str(work), corpus_articles=len(documents))
+    return {"config": config, "summary": metrics.summarise(results), "items": results}

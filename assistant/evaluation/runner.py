@@ -1,0 +1,239 @@
+"""Run a QA set through `Assistant.ask` (what `assistant ask` runs), score every item, summarise;
+compare two saved runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from assistant.errors import InputError
+from assistant.evaluation import metrics
+from assistant.evaluation.dataset import QAItem, load_dataset
+from assistant.settings import Settings
+
+RANKING_DEPTH = 10  # MRR and nDCG look this deep, whatever k is
+Progress = Callable[[int, int, "dict | None"], None]  # (done, total, the item just scored; None before the first)
+
+
+def passage_record(hit) -> dict:
+    """A hit as scored and saved: the text and span the model was shown."""
+    start, end = (hit.context_start, hit.context_end) if hit.context else (hit.chunk.start, hit.chunk.end)
+    return {"doc_id": hit.chunk.doc_id, "chunk_id": hit.chunk.id, "start": start, "end": end, "text": hit.shown_text}
+
+
+def citation_record(citation) -> dict:
+    return {"n": citation.n, "doc_id": citation.doc_id, "chunk_id": citation.chunk_id, "quote": citation.quote}
+
+
+class QuestionRunner:
+    """Answers a question as `assistant ask` does, and ranks passages deeper for MRR/nDCG.
+    With `retrieval_only` no language model is loaded and nothing is generated."""
+
+    def __init__(self, settings: Settings, *, retrieval_only: bool = False):
+        self.settings = settings
+        self.assistant = None
+        if retrieval_only:
+            from assistant.embedders import load_embedder
+            from assistant.retrieval import Retriever
+            from assistant.store import load_index
+
+            embedder = load_embedder(settings.embedder, settings.embed_batch_size)
+            self.retriever = Retriever(load_index(settings), embedder, settings)
+        else:
+            from assistant.pipeline import Assistant
+
+            self.assistant = Assistant(settings)
+            self.retriever = self.assistant.retriever
+        self.index = self.retriever.index
+
+    @property
+    def llm_name(self) -> str | None:
+        return self.assistant.llm.name if self.assistant else None
+
+    def run(self, question: str) -> tuple[dict, list[dict], dict]:
+        """(prediction, the deeper ranking's passages, timings in ms)."""
+        k = self.settings.k
+        if self.assistant:
+            answer = self.assistant.ask(question, k=k)
+            shown = list(answer.hits)
+            prediction = {
+                "answer": answer.answer, "refused": answer.refused,
+                "citations": [citation_record(c) for c in answer.citations],
+            }
+            timings = {"retrieval": answer.timings_ms["retrieval"], "total": answer.timings_ms["total"]}
+        else:
+            started = time.perf_counter()
+            shown = self.retriever.search(question, k=k)
+            prediction = {"answer": None, "refused": None, "citations": []}
+            timings = {"retrieval": (time.perf_counter() - started) * 1000}
+        prediction["passages"] = [passage_record(h) for h in shown]
+        # A second, deeper search rather than the first k of it: MMR's candidate pool grows with k, so
+        # the top k of a deeper search can differ from the k passages `ask` showed the model.
+        if k >= RANKING_DEPTH:
+            ranking = prediction["passages"]
+        else:
+            ranking = [passage_record(h) for h in self.retriever.search(question, k=RANKING_DEPTH)]
+        return prediction, ranking, timings
+
+
+def llm_model(llm: str | None, settings: Settings) -> str | None:
+    if llm == "openai":
+        return settings.openai_model
+    if llm == "local":
+        return str(settings.gguf_path) if settings.gguf_path else "packaged Qwen2.5-Coder-1.5B-Instruct"
+    return None
+
+
+def run_config(settings: Settings, runner: QuestionRunner, *, dataset: str, items: int, retrieval_only: bool) -> dict:
+    return {
+        "settings_fingerprint": settings.fingerprint(),
+        "index_fingerprint": settings.index_fingerprint(),
+        "embedder": runner.index.manifest.get("embedder", settings.embedder),
+        "llm": runner.llm_name,
+        "llm_model": llm_model(runner.llm_name, settings),
+        "k": settings.k,
+        "ranking_depth": max(settings.k, RANKING_DEPTH),
+        "retrieval": settings.retrieval,
+        "retrieval_only": retrieval_only,
+        "dataset": str(dataset),
+        "items": items,
+        "index": str(settings.index_dir),
+        "index_documents": len(runner.index.documents),
+        "index_chunks": len(runner.index.chunks),
+    }
+
+
+def evidence_records(item: QAItem, documents: dict) -> list[dict]:
+    """Each quote with its span in the indexed (cleaned) document, -1 when it is not there."""
+    records = []
+    for doc_id, quote in zip(item.sources, item.evidence):
+        doc = documents.get(doc_id)
+        start, end = metrics.locate_quote(quote, doc.text) if doc else (-1, -1)
+        records.append({"doc_id": doc_id, "quote": quote, "start": start, "end": end})
+    return records
+
+
+def score_item(item: QAItem, prediction: dict, ranking: list[dict], timings: dict, documents: dict) -> dict:
+    evidence = evidence_records(item, documents)
+    scores = metrics.retrieval_scores(prediction["passages"], ranking, evidence, item.sources)
+    if prediction["answer"] is not None:
+        scores.update(metrics.answer_scores(prediction, item.must_include, item.sources, item.answerable))
+    return {
+        "id": item.id, "type": item.type, "difficulty": item.difficulty, "question": item.question,
+        "reference": item.answer, "prediction": prediction,
+        "ranking": [p["chunk_id"] for p in ranking], "scores": scores,
+        "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
+    }
+
+
+def check_sources(items: Sequence[QAItem], documents: dict, index_dir: Path, warn: Callable[[str], None] | None) -> None:
+    """Evidence scores mean nothing against an index of other articles: say so early."""
+    gold = {s for it in items for s in it.sources}
+    missing = sorted(gold - set(documents))
+    if gold and len(missing) == len(gold):
+        raise InputError(
+            f"the index in {index_dir}/ holds none of the QA set's source documents ({', '.join(missing[:3])}, ...); "
+            "index them first (assistant index articles) or pass --index"
+        )
+    if missing and warn:
+        warn(f"the index lacks {len(missing)} source document(s) of the QA set: {', '.join(missing)}")
+
+
+def run_eval(
+    dataset_path: Path,
+    settings: Settings,
+    *,
+    limit: int | None = None,
+    retrieval_only: bool = False,
+    progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict:
+    """{"config", "summary", "items"}: every item asked with `settings` (k = settings.k) and scored."""
+    items = load_dataset(dataset_path)[:limit]
+    runner = QuestionRunner(settings, retrieval_only=retrieval_only)
+    documents = runner.index.documents
+    check_sources(items, documents, settings.index_dir, warn)
+    results = []
+    if progress:
+        progress(0, len(items), None)
+    for done, item in enumerate(items, 1):
+        prediction, ranking, timings = runner.run(item.question)
+        results.append(score_item(item, prediction, ranking, timings, documents))
+        if progress:
+            progress(done, len(items), results[-1])
+    config = run_config(settings, runner, dataset=str(dataset_path), items=len(results), retrieval_only=retrieval_only)
+    return {"config": config, "summary": metrics.summarise(results), "items": results}
+
+
+# -- saved runs ----------------------------------------------------------------------------------
+
+def save_result(result: dict, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def load_result(path: Path) -> dict:
+    path = Path(path)
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a JSON file ({type(e).__name__})") from None
+    if not isinstance(result, dict) or not {"config", "summary", "items"} <= set(result):
+        raise InputError(f"{path}: not an eval result (written by assistant eval --json)")
+    return result
+
+
+ITEM_FLAGS = ("correct", "evidence_hit", "answer_in_passages")  # per-item changes worth listing
+
+
+def _union(*keys_lists: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for keys in keys_lists:
+        out.extend(k for k in keys if k not in out)
+    return out
+
+
+def compare(a: dict, b: dict) -> dict:
+    """What changed from run `a` to run `b`: config, every summary metric (with b - a), and the
+    items whose correctness or evidence hit changed."""
+    config = {
+        key: [a["config"].get(key), b["config"].get(key)]
+        for key in _union(a["config"], b["config"])
+        if a["config"].get(key) != b["config"].get(key)
+    }
+    rows = []
+    sa, sb = a["summary"], b["summary"]
+    groups = {"overall": (sa["overall"], sb["overall"])}
+    for t in _union(sa["by_type"], sb["by_type"]):
+        groups[t] = (sa["by_type"].get(t, {}), sb["by_type"].get(t, {}))
+    for group, (ga, gb) in groups.items():
+        for metric in _union(ga, gb):
+            va, vb = ga.get(metric), gb.get(metric)
+            delta = vb - va if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else None
+            rows.append({"group": group, "metric": metric, "a": va, "b": vb, "delta": delta})
+    items_a = {it["id"]: it for it in a["items"]}
+    items_b = {it["id"]: it for it in b["items"]}
+    changed = []
+    for item_id, ia in items_a.items():
+        ib = items_b.get(item_id)
+        if ib is None:
+            continue
+        changes = {
+            flag: [ia["scores"].get(flag), ib["scores"].get(flag)]
+            for flag in ITEM_FLAGS
+            if ia["scores"].get(flag) != ib["scores"].get(flag)
+        }
+        if changes:
+            changed.append({"id": item_id, "type": ia["type"], "question": ia.get("question", ""), "changes": changes})
+    return {
+        "config": config,
+        "metrics": rows,
+        "items": changed,
+        "only_in_a": [i for i in items_a if i not in items_b],
+        "only_in_b": [i for i in items_b if i not in items_a],
+    }

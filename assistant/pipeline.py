@@ -1,0 +1,140 @@
+"""question → retrieve → prompt → LLM → Answer with verified citations. No printing here."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+
+from assistant import citations
+from assistant.embedders import load_embedder
+from assistant.llms import Request, create
+from assistant.llms.base import estimate_tokens
+from assistant.prompts import REFUSAL, load_template
+from assistant.retrieval import Filters, Retriever
+from assistant.settings import Settings
+from assistant.store import load_index
+from assistant.types import Answer, Hit
+
+Turn = tuple[str, str]  # (question, answer) of earlier chat turns
+
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|what about|how about|why|so|then|what else)\b|\b(it|its|they|them|their|that|those|these|this|he|she|his|her)\b",
+    re.IGNORECASE,
+)
+
+
+def format_passages(hits: Sequence[Hit]) -> str:
+    blocks = []
+    for n, hit in enumerate(hits, 1):
+        head = " — ".join(x for x in (hit.title, hit.date) if x)
+        blocks.append(f"[{n}] {head}\n{hit.shown_text}" if head else f"[{n}] {hit.shown_text}")
+    return "\n\n".join(blocks)
+
+
+class Assistant:
+    """A loaded index, embedder, retriever and LLM: build once, ask many times (a chat session)."""
+
+    def __init__(self, settings: Settings, llm=None):
+        self.settings = settings
+        self.index = load_index(settings)
+        self.embedder = load_embedder(settings.embedder, settings.embed_batch_size)
+        self.retriever = Retriever(self.index, self.embedder, settings)
+        self.llm = llm if llm is not None else create(settings)
+        self.template = load_template(settings.prompt, "answer")
+
+    # -- follow-ups ---------------------------------------------------------------------------
+    def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
+        """A follow-up ("and what about Japan?") rewritten to stand alone, by the LLM when there is
+        one, else by prefixing the previous question."""
+        if not history or not _FOLLOW_UP.search(question):
+            return question
+        previous = history[-1][0]
+        if getattr(self.llm, "name", "") != "extractive":
+            template = load_template("rewrite", "rewrite")
+            transcript = "\n".join(f"User: {q}\nAssistant: {a[:300]}" for q, a in history[-3:])
+            request = Request(messages=template.messages(history=transcript, question=question), max_tokens=60)
+            try:
+                rewritten = self.llm.generate(request).text.strip().strip('"').splitlines()
+            except Exception:  # noqa: BLE001 - a failed rewrite falls back, the answer still comes
+                rewritten = []
+            if rewritten and 3 <= len(rewritten[0].split()) <= 60:
+                return rewritten[0].strip()
+        return f"{previous} {question}"
+
+    # -- the context budget --------------------------------------------------------------------
+    def fit_passages(self, question: str, hits: list[Hit]) -> tuple[list[Hit], list[Hit]]:
+        """Drop the lowest-ranked passages until the prompt fits the model's window."""
+        window = getattr(self.llm, "context_window", None)
+        if not window:
+            return hits, []
+        count = getattr(self.llm, "count_tokens", estimate_tokens)
+        kept = list(hits)
+        while kept:
+            messages = self.template.messages(passages=format_passages(kept), question=question, refusal=REFUSAL)
+            needed = sum(count(m["content"]) for m in messages) + 16 * len(messages) + self.settings.max_tokens
+            if needed <= window:
+                break
+            kept.pop()
+        return kept, hits[len(kept):]
+
+    def answerable(self, question: str, hits: Sequence[Hit]) -> bool:
+        """Small models answer whatever they are asked; a question no passage sentence matches is
+        refused before the model sees it."""
+        threshold = self.settings.answerable_threshold
+        if threshold <= 0 or getattr(self.llm, "name", "") == "extractive":
+            return True
+        from assistant.llms.extractive import ExtractiveBackend
+
+        scorer = ExtractiveBackend(self.embedder)
+        return scorer.best_score(question, [(n, h.shown_text) for n, h in enumerate(hits, 1)]) >= threshold
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters = Filters(),
+        history: Sequence[Turn] = (),
+        on_text: Callable[[str], None] | None = None,
+    ) -> Answer:
+        t0 = time.perf_counter()
+        query = self.standalone_question(question, history)
+        t1 = time.perf_counter()
+        hits = self.retriever.search(query, k=k or self.settings.k, filters=filters)
+        t2 = time.perf_counter()
+        shown, omitted = self.fit_passages(query, hits)
+        first_token: list[float] = []
+
+        def relay(piece: str) -> None:
+            if not first_token:
+                first_token.append(time.perf_counter())
+            if on_text:
+                on_text(piece)
+
+        if shown and self.answerable(query, shown):
+            messages = self.template.messages(passages=format_passages(shown), question=query, refusal=REFUSAL)
+            request = Request(
+                messages=messages, question=query, passages=tuple((n, h.shown_text) for n, h in enumerate(shown, 1)),
+                max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
+            )
+            raw = self.llm.generate(request, relay).text
+        else:
+            raw = REFUSAL  # nothing retrieved, or nothing that matches the question
+            relay(raw)
+        t3 = time.perf_counter()
+        grounded, invented = citations.drop_invented_figures(raw, shown)
+        text, cites, dropped = citations.resolve(grounded if grounded.strip() else REFUSAL, shown)
+        refused = (citations.is_refusal(text) or citations.says_not_found(text)) and not cites
+        timings = {
+            "rewrite": (t1 - t0) * 1000, "retrieval": (t2 - t1) * 1000, "generation": (t3 - t2) * 1000,
+            "total": (t3 - t0) * 1000,
+        }
+        if first_token:
+            timings["first_token"] = (first_token[0] - t0) * 1000
+        return Answer(
+            question=question, answer=text, refused=refused, citations=tuple(cites), hits=tuple(shown),
+            llm=self.llm.name, timings_ms=timings, dropped_citations=tuple(dropped),
+            omitted_passages=tuple(h.chunk.id for h in omitted), removed_claims=tuple(invented), settings_fingerprint=self.settings.fingerprint(),
+            query=query,
+        )

@@ -1,0 +1,141 @@
+"""Question → ranked `Hit`s: dense (FAISS) and BM25 candidates, fused by weighted reciprocal rank,
+made diverse by maximal marginal relevance, filtered by date and source, widened by sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.chunking import sentence_spans
+from assistant.settings import Settings
+from assistant.store import Index
+from assistant.types import Hit
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: str = ""  # ISO dates, inclusive
+    until: str = ""
+    sources: tuple[str, ...] = ()  # substrings of a document's source, URL or id
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+
+def allowed_rows(index: Index, filters: Filters) -> np.ndarray | None:
+    """Boolean mask over chunks, or None when nothing is filtered."""
+    if not filters:
+        return None
+    wanted = [s.lower() for s in filters.sources]
+    ok_docs = set()
+    for doc in index.documents.values():
+        if filters.since and (not doc.date or doc.date < filters.since):
+            continue
+        if filters.until and (not doc.date or doc.date > filters.until):
+            continue
+        if wanted and not any(w in f"{doc.source} {doc.url} {doc.id}".lower() for w in wanted):
+            continue
+        ok_docs.add(doc.id)
+    return np.fromiter((c.doc_id in ok_docs for c in index.chunks), dtype=bool, count=len(index.chunks))
+
+
+def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1."""
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, item in enumerate(ranking, 1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def mmr(candidates: Sequence[int], relevance: Sequence[float], vectors: np.ndarray, k: int, lam: float) -> list[int]:
+    """Maximal marginal relevance: each pick trades relevance for distance from what is already picked."""
+    if lam >= 1.0 or len(candidates) <= 1:
+        return list(candidates[:k])
+    rel = np.asarray(relevance, dtype=np.float32)
+    rel = (rel - rel.min()) / (rel.max() - rel.min() + 1e-9)  # fused scores are tiny; put them on [0, 1]
+    sims = vectors @ vectors.T
+    chosen: list[int] = []
+    left = list(range(len(candidates)))
+    while left and len(chosen) < k:
+        if chosen:
+            penalty = sims[np.ix_(left, chosen)].max(axis=1)
+        else:
+            penalty = np.zeros(len(left), dtype=np.float32)
+        scores = lam * rel[left] - (1 - lam) * penalty
+        best = left[int(np.argmax(scores))]
+        chosen.append(best)
+        left.remove(best)
+    return [candidates[i] for i in chosen]
+
+
+def _top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    n = min(n, int(np.isfinite(scores).sum()) if mask is not None else len(scores))
+    if n <= 0:
+        return []
+    top = np.argpartition(-scores, n - 1)[:n]
+    return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
+
+
+class Retriever:
+    def __init__(self, index: Index, embedder, settings: Settings):
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self._matrix: np.ndarray | None = None
+
+    @property
+    def matrix(self) -> np.ndarray:
+        if self._matrix is None:
+            self._matrix = self.index.vector_matrix()
+        return self._matrix
+
+    def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
+        return self.matrix @ query_vector
+
+    def search(self, query: str, k: int | None = None, filters: Filters = Filters()) -> list[Hit]:
+        s = self.settings
+        k = k or s.k
+        if not self.index.chunks:
+            return []
+        mask = allowed_rows(self.index, filters)
+        qvec = self.embedder.embed([query])[0]
+        dense = self.dense_scores(qvec)
+        rankings, weights = [], []
+        if s.retrieval in ("dense", "hybrid"):
+            rankings.append(_top(dense, s.candidates, mask))
+            weights.append(s.dense_weight)
+        if s.retrieval in ("bm25", "hybrid"):
+            lexical = self.index.bm25.scores(query)
+            if mask is not None:
+                lexical = np.where(mask, lexical, 0.0)
+            # Chunks sharing no query term are not lexical candidates at all.
+            rankings.append([i for i in _top(lexical, s.candidates, mask) if lexical[i] > 0])
+            weights.append(s.bm25_weight)
+        fused = rrf_fuse(rankings, weights, s.rrf_k)[: max(k * 4, 20)]
+        if not fused:
+            return []
+        rows = [r for r, _ in fused]
+        chosen = mmr(rows, [sc for _, sc in fused], self.matrix[rows], k, s.mmr_lambda)
+        score_of = dict(fused)
+        return [self._hit(row, score_of[row], rank) for rank, row in enumerate(chosen, 1)]
+
+    def _hit(self, row: int, score: float, rank: int) -> Hit:
+        chunk = self.index.chunks[row]
+        doc = self.index.documents[chunk.doc_id]
+        start, end = chunk.start, chunk.end
+        if self.settings.window_sentences:
+            spans = sentence_spans(doc.text)
+            first = next((i for i, (s0, e0) in enumerate(spans) if e0 > start), 0)
+            last = next((i for i in range(len(spans) - 1, -1, -1) if spans[i][0] < end), len(spans) - 1)
+            w = self.settings.window_sentences
+            start = spans[max(0, first - w)][0]
+            end = spans[min(len(spans) - 1, last + w)][1]
+        return Hit(
+            chunk=chunk, score=float(score), rank=rank, title=doc.title, date=doc.date, source=doc.source,
+            context=doc.text[start:end], context_start=start, context_end=end,
+        )

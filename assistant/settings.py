@@ -1,0 +1,113 @@
+"""One settings object: defaults < ./assistant.toml < ASSISTANT_* environment < command-line flags.
+
+Its fingerprints are stored with the index (what changes the vectors) and with every answer (everything).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+INDEX_FORMAT_VERSION = 1
+
+
+def _shipped_dir(name: str) -> Path:
+    """prompts/ and articles/ sit beside the package in a checkout and inside it in a wheel."""
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else REPO_DIR / name
+
+
+PROMPTS_DIR = _shipped_dir("prompts")
+BUNDLED_ARTICLES_DIR = _shipped_dir("articles")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", toml_file="assistant.toml", extra="forbid", populate_by_name=True
+    )
+
+    index_dir: Path = Field(Path("index"), validation_alias=AliasChoices("index_dir", "ASSISTANT_INDEX"))
+    corpus: Path = BUNDLED_ARTICLES_DIR
+
+    # Embedding and chunking: these change the vectors, so the index records them.
+    embedder: str = "all-MiniLM-L6-v2"
+    embed_batch_size: int = 32
+    chunk_tokens: int = Field(128, ge=16, le=250)  # in the embedder's word pieces, below its 256 limit
+    chunk_overlap_tokens: int = Field(32, ge=0)
+    embed_titles: bool = True  # prefix each chunk with its document title when embedding
+
+    # Retrieval.
+    retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(50, ge=1)  # per retriever, before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    mmr_lambda: float = Field(0.75, ge=0.0, le=1.0)  # 1.0 turns diversity off
+    window_sentences: int = Field(0, ge=0)  # sentences of context shown around each retrieved chunk
+
+    # Answering.
+    llm: str = "auto"  # auto = local when its model is installed, else extractive
+    prompt: str = "answer"
+    temperature: float = 0.0
+    max_tokens: int = 400
+    extractive_threshold: float = 0.45
+    # Language models are not asked when no passage sentence matches the question this well (0 = always ask).
+    answerable_threshold: float = 0.45
+    extractive_sentences: int = 3
+
+    # OpenAI-compatible servers (OPENAI_BASE_URL / OPENAI_API_KEY are honoured too).
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_context_window: int = 8192
+    timeout_s: float = 60.0
+    max_retries: int = 3
+
+    # In-process llama.cpp.
+    gguf_path: Path | None = None  # default: the packaged Qwen2.5-Coder-1.5B-Instruct
+    n_ctx: int = 4096
+    n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    chat_format: str | None = None  # only for GGUFs that carry no chat template
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def index_config(self) -> dict:
+        """Everything that changes the stored vectors and chunks."""
+        return {
+            "format_version": INDEX_FORMAT_VERSION,
+            "embedder": self.embedder,
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_overlap_tokens": self.chunk_overlap_tokens,
+            "embed_titles": self.embed_titles,
+        }
+
+    def index_fingerprint(self) -> str:
+        return _digest(self.index_config())
+
+    def fingerprint(self) -> str:
+        """Everything that can change an answer, secrets and paths left out."""
+        data = self.model_dump(mode="json", exclude={"openai_api_key", "index_dir", "corpus", "n_threads"})
+        return _digest(data)
+
+
+def _digest(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,105 @@
+"""The small frozen records that flow between the stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    text: str  # cleaned body text; chunk offsets index into it
+    title: str = ""
+    source: str = ""  # site or publisher
+    url: str = ""
+    date: str = ""  # ISO date (YYYY-MM-DD) when known
+    path: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # "<doc_id>#<n>"
+    doc_id: str
+    start: int  # character offsets into Document.text
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int  # 1-based
+    title: str = ""
+    date: str = ""
+    source: str = ""
+    context: str = ""  # what the model is shown: the chunk, possibly widened by neighbouring sentences
+    context_start: int = -1
+    context_end: int = -1
+
+    @property
+    def shown_text(self) -> str:
+        return self.context or self.chunk.text
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int  # the number the model saw, [n]
+    doc_id: str
+    title: str
+    chunk_id: str
+    start: int  # offsets of the quote in the document's cleaned text
+    end: int
+    quote: str
+    supported: bool = True  # the cited passage shares the claim's content words
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    refused: bool
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    llm: str
+    timings_ms: dict = field(default_factory=dict)
+    dropped_citations: tuple[int, ...] = ()  # [n] the model wrote that were never shown to it
+    omitted_passages: tuple[str, ...] = ()  # chunk ids retrieved but cut to fit the context window
+    removed_claims: tuple[str, ...] = ()  # answer sentences dropped for stating figures no passage has
+    settings_fingerprint: str = ""
+    query: str = ""  # what was searched, when a follow-up was rewritten
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [asdict(c) for c in self.citations],
+            "passages": [
+                {
+                    "n": i,
+                    "doc_id": h.chunk.doc_id,
+                    "chunk_id": h.chunk.id,
+                    "title": h.title,
+                    "date": h.date,
+                    "start": h.chunk.start,
+                    "end": h.chunk.end,
+                    "text": h.chunk.text,
+                    "score": round(h.score, 6),
+                }
+                for i, h in enumerate(self.hits, 1)
+            ],
+            "llm": self.llm,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "dropped_citations": list(self.dropped_citations),
+            "omitted_passages": list(self.omitted_passages),
+            "removed_claims": list(self.removed_claims),
+            "query": self.query or self.question,
+            "settings_fingerprint": self.settings_fingerprint,
+        }

@@ -1,0 +1,39 @@
+from assistant.citations import drop_invented_figures, is_refusal, resolve, says_not_found
+from assistant.prompts import REFUSAL
+from assistant.types import Chunk, Hit
+
+TEXT = "China mines about 70% of rare earths. It refines 90% of them. Exports fell in April."
+
+
+def hit(n, text, doc="d", start=0):
+    return Hit(chunk=Chunk(id=f"{doc}#{n}", doc_id=doc, start=start, end=start + len(text), text=text),
+               score=1.0, rank=n, title=f"Title {doc}")
+
+
+def test_numbers_map_to_chunks_and_unknown_ones_are_dropped():
+    hits = [hit(1, TEXT, "a", 100), hit(2, "Licences were slow to arrive in May.", "b")]
+    text, cites, dropped = resolve("China refines 90% of rare earths [1][7]. Licences were slow [2, 9].", hits)
+    assert dropped == [7, 9]
+    assert "[7]" not in text and "[9]" not in text and "[1]" in text and "[2]" in text
+    assert [(c.n, c.doc_id, c.chunk_id) for c in cites] == [(1, "a", "a#1"), (2, "b", "b#2")]
+    first = cites[0]
+    assert first.quote == "It refines 90% of them." and TEXT[first.start - 100:first.end - 100] == first.quote
+
+
+def test_marker_forms():
+    hits = [hit(i, f"Sentence about topic {i} here.", f"d{i}") for i in range(1, 5)]
+    _, cites, _ = resolve("One [Passage 1]. Two [2-3]. Three [passages 4 and 1].", hits)
+    assert sorted(c.n for c in cites) == [1, 2, 3, 4]
+
+
+def test_refusals():
+    assert is_refusal(REFUSAL) and is_refusal("") and not is_refusal("China mines 70% [1].")
+    assert says_not_found("The passages do not mention the price.")
+    assert not says_not_found("China mines 70% of rare earths [1].")
+
+
+def test_invented_figures_are_removed():
+    hits = [hit(1, TEXT)]
+    kept, removed = drop_invented_figures("China mines about 70% [1]. The price was $10,000 per tonne [1].", hits)
+    assert kept == "China mines about 70% [1]." and removed == ["The price was $10,000 per tonne [1]."]
+    assert drop_invented_figures("China mines 70% [1].", hits) == ("China mines 70% [1].", [])

@@ -1,0 +1,70 @@
+"""The in-process llama.cpp backend on a real (tiny) GGUF, and the packaged-model assembly check."""
+
+import hashlib
+
+import pytest
+
+from assistant.errors import ModelError
+from assistant.llms import Request
+from assistant.model_files import smollm_gguf
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    from assistant.llms.local import LocalBackend
+
+    return LocalBackend(smollm_gguf(), n_ctx=2048, n_threads=2)
+
+
+def test_local_backend_streams_real_tokens(smollm):
+    pieces = []
+    request = Request(messages=[{"role": "user", "content": "Say hello in one short sentence."}], max_tokens=20)
+    completion = smollm.generate(request, pieces.append)
+    assert completion.text and "".join(pieces) == completion.text
+    assert len(pieces) > 1 and completion.completion_tokens > 0 and completion.prompt_tokens > 0
+    assert smollm.name == "local:SmolLM2-135M-Instruct.Q4_1"
+
+
+def test_pipeline_with_the_local_backend(settings, smollm):
+    from assistant.pipeline import Assistant
+
+    answer = Assistant(settings.model_copy(update={"max_tokens": 60}), llm=smollm).ask(
+        "Which rare earth metals did China stop exporting in April 2025?"
+    )
+    assert answer.llm.startswith("local:") and answer.hits
+    assert answer.timings_ms["first_token"] <= answer.timings_ms["total"]
+    assert all(1 <= c.n <= len(answer.hits) for c in answer.citations)
+
+
+def test_local_backend_from_settings_with_a_gguf_path(settings):
+    from assistant.llms import create
+
+    llm = create(settings.model_copy(update={"llm": "local", "gguf_path": smollm_gguf(), "n_ctx": 1024}))
+    assert llm.name.startswith("local:SmolLM2")
+    with pytest.raises(ModelError, match="no GGUF"):
+        create(settings.model_copy(update={"llm": "local", "gguf_path": settings.index_dir / "missing.gguf"}))
+
+
+def test_packaged_model_is_assembled_once_and_hash_checked(tmp_path, monkeypatch):
+    from assistant import model_files
+
+    parts = []
+    for i, data in enumerate([b"first part ", b"second part"]):
+        p = tmp_path / f"part{i}.bin"
+        p.write_bytes(data)
+        parts.append(p)
+    whole = b"first part second part"
+    monkeypatch.setattr(model_files, "qwen_part_paths", lambda: parts)
+    monkeypatch.setattr(model_files, "QWEN_SIZE", len(whole))
+    monkeypatch.setattr(model_files, "QWEN_SHA256", hashlib.sha256(whole).hexdigest())
+    seen = []
+    path = model_files.qwen_gguf(progress=lambda done, total: seen.append(done))
+    assert path.read_bytes() == whole and seen[-1] == len(whole)
+
+    path.unlink()
+    monkeypatch.setattr(model_files, "QWEN_SHA256", "0" * 64)  # a tampered part
+    with pytest.raises(ModelError, match="fails its check"):
+        model_files.qwen_gguf()
+    assert not path.exists() and not list(path.parent.glob("*.part-*"))

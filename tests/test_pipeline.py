@@ -1,0 +1,59 @@
+import pytest
+
+from assistant.llms.scripted import ScriptedLLM
+from assistant.pipeline import Assistant
+from assistant.prompts import REFUSAL
+
+pytestmark = pytest.mark.slow
+SEVEN = ["dysprosium", "gadolinium", "lutetium", "samarium", "scandium", "terbium", "yttrium"]
+Q = "Which rare earth metals did China stop exporting in April 2025?"
+
+
+def test_extractive_answers_the_seven_metals_with_a_checkable_quote(settings):
+    assistant = Assistant(settings)
+    answer = assistant.ask(Q)
+    assert not answer.refused and answer.llm == "extractive"
+    assert all(m in answer.answer.lower() for m in SEVEN)
+    cited = answer.citations[0]
+    assert cited.doc_id == "000_48c4cad9349ce6bf"
+    assert assistant.index.documents[cited.doc_id].text[cited.start:cited.end] == cited.quote
+    assert set(answer.timings_ms) >= {"retrieval", "generation", "total"}
+    assert answer.settings_fingerprint == settings.fingerprint()
+
+
+def test_scripted_model_citations_are_resolved_and_unshown_ones_dropped(settings):
+    llm = ScriptedLLM(["China halted exports of seven metals, including dysprosium [1]. Also [9]."])
+    answer = Assistant(settings, llm=llm).ask(Q)
+    assert answer.dropped_citations == (9,)
+    assert [c.n for c in answer.citations] == [1] and "[9]" not in answer.answer
+    prompt = llm.requests[0].messages[-1]["content"]
+    assert "[1]" in prompt and Q in prompt and "dysprosium" in prompt
+
+
+def test_refusal_is_flagged_and_carries_no_citations(settings):
+    answer = Assistant(settings, llm=ScriptedLLM([REFUSAL])).ask("What was the price of dysprosium in May 2025?")
+    assert answer.refused and answer.citations == ()
+
+
+def test_unmatched_question_is_refused_before_the_model(settings):
+    llm = ScriptedLLM(["The Bills won 31-10 [1]."])
+    answer = Assistant(settings, llm=llm).ask("Who won the Super Bowl halftime show award for best dancer?")
+    assert answer.refused and llm.requests == []
+
+
+def test_context_budget_drops_lowest_ranked_passages(settings):
+    llm = ScriptedLLM(lambda request: "China halted seven metals [1].", context_window=700)
+    answer = Assistant(settings.model_copy(update={"max_tokens": 100}), llm=llm).ask(Q, k=8)
+    assert answer.omitted_passages and len(answer.hits) + len(answer.omitted_passages) == 8
+    assert answer.hits[0].rank == 1
+
+
+def test_follow_up_is_rewritten_by_the_model_or_prefixed(settings):
+    llm = ScriptedLLM(["What share of rare earth refining does Japan control?", "Japan is not covered [1]."])
+    assistant = Assistant(settings, llm=llm)
+    history = [("What share of rare earth refining does China control?", "About 90% [1].")]
+    assert assistant.standalone_question("and what about Japan?", history) == "What share of rare earth refining does Japan control?"
+    extractive = Assistant(settings)
+    assert extractive.standalone_question("and what about Japan?", history) == \
+        "What share of rare earth refining does China control? and what about Japan?"
+    assert extractive.standalone_question("Who is Wu Xinbo?", history) == "Who is Wu Xinbo?"

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from assistant.retrieval import Filters, Retriever, mmr, rrf_fuse
+
+SEVEN_METALS_Q = "Which rare earth metals did China stop exporting in April 2025?"
+
+
+def test_rrf_fuse_by_hand():
+    fused = dict(rrf_fuse([[1, 2, 3], [3, 1]], weights=[1.0, 2.0], k=10))
+    assert fused[1] == pytest.approx(1 / 11 + 2 / 12)
+    assert fused[3] == pytest.approx(1 / 13 + 2 / 11)
+    assert fused[2] == pytest.approx(1 / 12)
+    assert [i for i, _ in rrf_fuse([[1, 2, 3], [3, 1]], [1.0, 2.0], 10)] == [3, 1, 2]
+
+
+def test_mmr_skips_near_duplicates():
+    a = np.array([1.0, 0.0]); dup = np.array([0.999, 0.0447]); b = np.array([0.0, 1.0])
+    vectors = np.stack([a, dup, b]).astype(np.float32)
+    assert mmr([10, 11, 12], [1.0, 0.99, 0.8], vectors, k=2, lam=0.5) == [10, 12]
+    assert mmr([10, 11, 12], [1.0, 0.99, 0.8], vectors, k=2, lam=1.0) == [10, 11]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["hybrid", "bm25"])
+def test_the_seven_metals_passage_ranks_high(settings, mode):
+    from assistant.pipeline import Assistant
+
+    s = settings.model_copy(update={"retrieval": mode})
+    hits = Assistant(s).retriever.search(SEVEN_METALS_Q, k=5)
+    assert any("dysprosium, gadolinium, lutetium" in h.chunk.text for h in hits[:3])
+
+
+@pytest.mark.slow
+def test_filters_by_date_and_source(settings):
+    from assistant.pipeline import Assistant
+
+    retriever: Retriever = Assistant(settings).retriever
+    hits = retriever.search("rare earth export licences", k=5, filters=Filters(since="2025-06-08"))
+    assert hits and {h.chunk.doc_id for h in hits} == {"002_9a7edff1c49901df"}  # the only article dated after June 8
+    hits = retriever.search("rare earth export licences", k=5, filters=Filters(sources=("004_",)))
+    assert hits and {h.chunk.doc_id for h in hits} == {"004_b02549b81277afe4"}
+    assert retriever.search("rare earths", filters=Filters(until="2000-01-01")) == []
+
+
+@pytest.mark.slow
+def test_sentence_window_widens_context(settings):
+    from assistant.pipeline import Assistant
+
+    s = settings.model_copy(update={"window_sentences": 1})
+    hit = Assistant(s).retriever.search(SEVEN_METALS_Q, k=1)[0]
+    assert hit.context_start <= hit.chunk.start and hit.context_end >= hit.chunk.end
+    assert len(hit.shown_text) > len(hit.chunk.text)
