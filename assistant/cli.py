@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from assistant.console import out, say, user_errors
 from assistant.errors import AssistantError, ConfigError
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
     help="Ask questions about your news articles; answers cite the passages they come from. Works offline.",
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", envvar="ASSISTANT_INDEX", help="Index folder (default: ./index)")]
 LLMOpt = Annotated[Optional[str], typer.Option("--llm", help="Backend: local, openai, extractive, or a plugin's name")]
@@ -32,26 +29,6 @@ ModelOpt = Annotated[Optional[str], typer.Option("--openai-model", help="Model n
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only articles dated on or after YYYY-MM-DD")]
 UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Only articles dated on or before YYYY-MM-DD")]
 SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only articles whose site, URL or id contains this (repeatable)")]
-
-
-@contextlib.contextmanager
-def user_errors():
-    """Library errors become one line on stderr and exit status 1; never a traceback."""
-    from pydantic import ValidationError
-
-    try:
-        yield
-    except AssistantError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}")
-        raise typer.Exit(1) from None
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "setting"
-        err.print(f"[red]error:[/red] {escape(where)}: {escape(first.get('msg', 'invalid value'))}")
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(130) from None
 
 
 def make_settings(**overrides):
@@ -75,10 +52,6 @@ def make_filters(since, until, source):
         return parsed
 
     return Filters(since=iso(since, "--since"), until=iso(until, "--until"), sources=tuple(source or ()))
-
-
-def say(message: str) -> None:
-    err.print(f"[dim]{escape(message)}[/dim]")
 
 
 @app.command("index")

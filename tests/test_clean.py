@@ -1,4 +1,3 @@
-from pathlib import Path
 
 from assistant.clean import clean_page_text
 from assistant.ingest import load_documents

@@ -5,10 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from assistant.evaluation.commands import eval_command
+from assistant.cli import app
 from assistant.evaluation.dataset import load_dataset
 from assistant.evaluation.metrics import locate_quote
 
@@ -18,19 +17,6 @@ ARTICLES = REPO / "articles"
 
 # Scores that are not shares of something.
 NOT_SHARES = {"n", "answer_words", "answer_words_median"}
-
-
-def eval_app() -> typer.Typer:
-    """The real CLI once it registers `eval`, else a stand-in app with the same command."""
-    from assistant import cli
-
-    app = cli.app
-    if any(c.name == "eval" for c in app.registered_commands) or any(g.name == "eval" for g in app.registered_groups):
-        return app
-    app = typer.Typer()
-    app.callback()(lambda: None)  # keeps `eval` a subcommand
-    app.command("eval")(eval_command)
-    return app
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +30,7 @@ def article_index(tmp_path_factory) -> Path:
 
 
 def run_cli(*args: str):
-    result = CliRunner().invoke(eval_app(), ["eval", *args])
+    result = CliRunner().invoke(app, ["eval", *args])
     assert result.exit_code == 0, result.output
     return result
 
@@ -108,7 +94,7 @@ def test_retrieval_only_gives_the_same_retrieval_scores(article_index):
 
 
 def test_bad_dataset_is_one_line_error(tmp_path):
-    result = CliRunner().invoke(eval_app(), ["eval", str(tmp_path / "missing.jsonl"), "--index", str(tmp_path / "i")])
+    result = CliRunner().invoke(app, ["eval", str(tmp_path / "missing.jsonl"), "--index", str(tmp_path / "i")])
     assert result.exit_code == 1
     assert "error:" in result.stderr and "no such QA file" in result.stderr
     assert not (tmp_path / "i").exists()  # nothing was indexed for a run that cannot start

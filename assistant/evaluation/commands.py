@@ -8,47 +8,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.errors import AssistantError, ConfigError
+from assistant.console import err, out, say, user_errors
+from assistant.errors import ConfigError
 from assistant.evaluation.report import fmt, label, summary_table, write_report  # matplotlib loads lazily
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Library errors become one line on stderr and exit status 1 (as in assistant/cli.py, which this
-    module cannot import: cli.py imports it)."""
-    from pydantic import ValidationError
-
-    try:
-        yield
-    except AssistantError as e:
-        err.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
-        raise typer.Exit(1) from None
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "setting"
-        err.print(f"[red]error:[/red] {escape(where)}: {escape(first.get('msg', 'invalid value'))}", soft_wrap=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(130) from None
-
-
-def say(message: str) -> None:
-    err.print(f"[dim]{escape(message)}[/dim]", soft_wrap=True)
-
 
 class ProgressBar:
     """The runners' progress callback: a rich bar on stderr, started when the first question is asked
