@@ -13,6 +13,7 @@ from rich.table import Table
 
 from assistant.console import out, say, user_errors
 from assistant.errors import AssistantError, ConfigError
+from assistant.retrieval import Filters
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
@@ -37,21 +38,6 @@ def make_settings(**overrides):
     renamed = {"index": "index_dir", "gguf": "gguf_path", "openai_base_url": "openai_base_url"}
     values = {renamed.get(k, k): v for k, v in overrides.items() if v is not None}
     return Settings(**values)
-
-
-def make_filters(since, until, source):
-    from assistant.clean import find_date
-    from assistant.retrieval import Filters
-
-    def iso(value, flag):
-        if not value:
-            return ""
-        parsed = find_date([value])
-        if not parsed:
-            raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD")
-        return parsed
-
-    return Filters(since=iso(since, "--since"), until=iso(until, "--until"), sources=tuple(source or ()))
 
 
 @app.command("index")
@@ -132,7 +118,7 @@ def ask(
             raise ConfigError("the question is empty")
         settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
                                  openai_base_url=openai_base_url, openai_model=openai_model)
-        filters = make_filters(since, until, source)
+        filters = Filters.parse(since, until, source)
         assistant = _open_assistant(settings)
         stream = None if as_json else (lambda piece: out.print(piece, end="", markup=False, soft_wrap=True))
         answer = assistant.ask(question, filters=filters, on_text=stream)
@@ -178,7 +164,7 @@ def chat(
     with user_errors():
         settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
                                  openai_base_url=openai_base_url, openai_model=openai_model)
-        filters = make_filters(since, until, source)
+        filters = Filters.parse(since, until, source)
         assistant = _open_assistant(settings)
     info = assistant.index.manifest
     out.print(
@@ -260,6 +246,33 @@ def models() -> None:
     for row in rows:
         table.add_row(*(escape(x) for x in row))
     out.print(table)
+
+
+@app.command()
+def bench(
+    what: Annotated[str, typer.Argument(help="retrieval | first-token")],
+    index: IndexOpt = None,
+    questions: Annotated[Optional[Path], typer.Option("--questions", help="QA set or RealTime QA questions (file or folder)")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Questions per run", min=1)] = 50,
+    runs: Annotated[int, typer.Option("--runs", help="Repetitions; medians are reported", min=1)] = 5,
+    llm: LLMOpt = None,
+    k: KOpt = None,
+    retrieval: RetrievalOpt = None,
+    gguf: GGUFOpt = None,
+) -> None:
+    """Measure retrieval latency or time to first streamed token; prints medians over runs."""
+    from assistant import benchmark
+
+    with user_errors():
+        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf)
+        qs = benchmark.load_questions(questions, limit)
+        if what == "retrieval":
+            result = benchmark.bench_retrieval(settings, qs, runs, say)
+        elif what == "first-token":
+            result = benchmark.bench_first_token(settings, qs, runs, say)
+        else:
+            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval or first-token")
+    out.print_json(json.dumps(result))
 
 
 from assistant.evaluation.commands import eval_command  # noqa: E402 - registered after the core commands

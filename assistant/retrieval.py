@@ -23,6 +23,22 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.since or self.until or self.sources)
 
+    @classmethod
+    def parse(cls, since: str | None, until: str | None, sources: Sequence[str] | None) -> "Filters":
+        """From command-line words: dates in any common form become ISO."""
+        from assistant.clean import find_date
+        from assistant.errors import ConfigError
+
+        def iso(value: str | None, flag: str) -> str:
+            if not value:
+                return ""
+            parsed = find_date([value])
+            if not parsed:
+                raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD")
+            return parsed
+
+        return cls(since=iso(since, "--since"), until=iso(until, "--until"), sources=tuple(sources or ()))
+
 
 def allowed_rows(index: Index, filters: Filters) -> np.ndarray | None:
     """Boolean mask over chunks, or None when nothing is filtered."""
@@ -50,9 +66,14 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def mmr(candidates: Sequence[int], relevance: Sequence[float], vectors: np.ndarray, k: int, lam: float) -> list[int]:
-    """Maximal marginal relevance: each pick trades relevance for distance from what is already picked."""
-    if lam >= 1.0 or len(candidates) <= 1:
+def mmr(
+    candidates: Sequence[int], relevance: Sequence[float], vectors: np.ndarray, k: int, lam: float,
+    groups: Sequence[str] | None = None, per_group: int = 0,
+) -> list[int]:
+    """Maximal marginal relevance: each pick trades relevance for distance from what is already picked.
+    With `groups` (document ids) and `per_group`, a group past its quota is picked only when nothing
+    else is left, so a question that needs two articles gets both."""
+    if (lam >= 1.0 and not per_group) or len(candidates) <= 1:
         return list(candidates[:k])
     rel = np.asarray(relevance, dtype=np.float32)
     rel = (rel - rel.min()) / (rel.max() - rel.min() + 1e-9)  # fused scores are tiny; put them on [0, 1]
@@ -65,6 +86,11 @@ def mmr(candidates: Sequence[int], relevance: Sequence[float], vectors: np.ndarr
         else:
             penalty = np.zeros(len(left), dtype=np.float32)
         scores = lam * rel[left] - (1 - lam) * penalty
+        if groups is not None and per_group:
+            taken = [groups[c] for c in chosen]
+            full = np.array([taken.count(groups[i]) >= per_group for i in left])
+            if not full.all():
+                scores = np.where(full, -np.inf, scores)
         best = left[int(np.argmax(scores))]
         chosen.append(best)
         left.remove(best)
@@ -120,7 +146,8 @@ class Retriever:
         if not fused:
             return []
         rows = [r for r, _ in fused]
-        chosen = mmr(rows, [sc for _, sc in fused], self.matrix[rows], k, s.mmr_lambda)
+        chosen = mmr(rows, [sc for _, sc in fused], self.matrix[rows], k, s.mmr_lambda,
+                     groups=[self.index.chunks[r].doc_id for r in rows], per_group=s.max_per_document)
         score_of = dict(fused)
         return [self._hit(row, score_of[row], rank) for rank, row in enumerate(chosen, 1)]
 

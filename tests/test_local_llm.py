@@ -68,3 +68,27 @@ def test_packaged_model_is_assembled_once_and_hash_checked(tmp_path, monkeypatch
     with pytest.raises(ModelError, match="fails its check"):
         model_files.qwen_gguf()
     assert not path.exists() and not list(path.parent.glob("*.part-*"))
+
+
+def test_split_mpnet_zip_is_checked_and_only_safe_files_unpacked(tmp_path, monkeypatch):
+    import io
+    import zipfile
+
+    from assistant import model_files
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("all-mpnet-base-v2/config.json", "{}")
+        z.writestr("all-mpnet-base-v2/model.safetensors", b"weights")
+        z.writestr("all-mpnet-base-v2/pytorch_model.bin", b"a pickle")
+        z.writestr("all-mpnet-base-v2/desktop.ini", b"junk")
+    data = buffer.getvalue()
+    pieces = [tmp_path / "z.001", tmp_path / "z.002"]
+    pieces[0].write_bytes(data[:100]); pieces[1].write_bytes(data[100:])
+    monkeypatch.setattr(model_files, "mpnet_piece_paths", lambda: pieces)
+    monkeypatch.setattr(model_files, "MPNET_ZIP_SHA256", "0" * 64)
+    with pytest.raises(ModelError, match="sha256"):
+        model_files.mpnet_model_dir()
+    monkeypatch.setattr(model_files, "MPNET_ZIP_SHA256", hashlib.sha256(data).hexdigest())
+    folder = model_files.mpnet_model_dir()
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]

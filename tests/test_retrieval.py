@@ -51,3 +51,20 @@ def test_sentence_window_widens_context(settings):
     hit = Assistant(s).retriever.search(SEVEN_METALS_Q, k=1)[0]
     assert hit.context_start <= hit.chunk.start and hit.context_end >= hit.chunk.end
     assert len(hit.shown_text) > len(hit.chunk.text)
+
+
+def test_filters_parse_dates_and_reject_nonsense():
+    from assistant.errors import ConfigError
+
+    f = Filters.parse("June 8, 2025", "2025-06-30", ["reuters"])
+    assert (f.since, f.until, f.sources) == ("2025-06-08", "2025-06-30", ("reuters",))
+    assert not Filters.parse(None, None, None)
+    with pytest.raises(ConfigError, match="--since"):
+        Filters.parse("last tuesday", None, None)
+
+
+def test_per_document_quota_makes_room_for_a_second_article():
+    vectors = np.eye(4, dtype=np.float32)
+    picked = mmr([0, 1, 2, 3], [1.0, 0.9, 0.8, 0.1], vectors, k=3, lam=1.0, groups=["a", "a", "a", "b"], per_group=2)
+    assert picked == [0, 1, 3]
+    assert mmr([0, 1], [1.0, 0.9], vectors[:2], k=2, lam=1.0, groups=["a", "a"], per_group=1) == [0, 1]

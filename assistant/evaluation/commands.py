@@ -1,7 +1,7 @@
 """`assistant eval`: score a QA set or RealTime QA through the `ask` code path; compare two saved runs.
 
     assistant eval DATASET [--llm NAME] [-k N] [--json OUT] [--limit N] [--report DIR] [--index DIR]
-                           [--retrieval hybrid|dense|bm25] [--retrieval-only]
+                           [--retrieval hybrid|dense|bm25] [--retrieval-only] [--judge NAME]
     assistant eval realtimeqa PATH [--weeks 20230106,20230113] [same options]
     assistant eval --compare A.json B.json
 """
@@ -105,6 +105,10 @@ def eval_command(
     weeks: Annotated[Optional[str], typer.Option("--weeks", help="realtimeqa: comma-separated weeks (YYYYMMDD) (default: the first)")] = None,
     work_dir: Annotated[Optional[Path], typer.Option("--work-dir", help="realtimeqa: corpus and index folder (default: eval/runs/realtimeqa-<weeks hash>)")] = None,
     compare: Annotated[Optional[tuple[Path, Path]], typer.Option("--compare", metavar="A.json B.json", help="Compare two runs saved with --json")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only articles dated on or after YYYY-MM-DD")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Only articles dated on or before YYYY-MM-DD")] = None,
+    source: Annotated[Optional[list[str]], typer.Option("--source", help="Only articles whose site, URL or id contains this (repeatable)")] = None,
+    judge: Annotated[Optional[str], typer.Option("--judge", help="Also ask this LLM backend (local, openai, ...) whether each answer is supported by its cited passages and agrees with the reference")] = None,
 ) -> None:
     """Score answers and retrieval on a QA set or RealTime QA, through the same code path as ask."""
     with user_errors():
@@ -123,6 +127,11 @@ def eval_command(
 
         overrides = {"index_dir": index, "llm": llm, "k": k, "retrieval": retrieval}
         settings = Settings(**{key: v for key, v in overrides.items() if v is not None})
+        from assistant.retrieval import Filters
+
+        filters = Filters.parse(since, until, source)
+        if judge and (retrieval_only or dataset == "realtimeqa"):
+            raise ConfigError("--judge needs answers to a QA set; not with --retrieval-only or realtimeqa")
         bar = ProgressBar()
         try:
             if dataset == "realtimeqa":
@@ -143,7 +152,7 @@ def eval_command(
                 load_dataset(Path(dataset))  # a bad file fails before any indexing
                 ensure_index(settings, progress=say)  # as `ask` does: the bundled articles when there is no index
                 result = runner.run_eval(Path(dataset), settings, limit=limit, retrieval_only=retrieval_only,
-                                         progress=bar, warn=say)
+                                         progress=bar, warn=say, judge=judge, filters=filters)
         finally:
             bar.stop()
         if json_out:

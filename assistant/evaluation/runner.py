@@ -3,6 +3,7 @@ compare two saved runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -31,8 +32,11 @@ class QuestionRunner:
     """Answers a question as `assistant ask` does, and ranks passages deeper for MRR/nDCG.
     With `retrieval_only` no language model is loaded and nothing is generated."""
 
-    def __init__(self, settings: Settings, *, retrieval_only: bool = False):
+    def __init__(self, settings: Settings, *, retrieval_only: bool = False, filters=None):
+        from assistant.retrieval import Filters
+
         self.settings = settings
+        self.filters = filters or Filters()
         self.assistant = None
         if retrieval_only:
             from assistant.embedders import load_embedder
@@ -56,7 +60,7 @@ class QuestionRunner:
         """(prediction, the deeper ranking's passages, timings in ms)."""
         k = self.settings.k
         if self.assistant:
-            answer = self.assistant.ask(question, k=k)
+            answer = self.assistant.ask(question, k=k, filters=self.filters)
             shown = list(answer.hits)
             prediction = {
                 "answer": answer.answer, "refused": answer.refused,
@@ -65,7 +69,7 @@ class QuestionRunner:
             timings = {"retrieval": answer.timings_ms["retrieval"], "total": answer.timings_ms["total"]}
         else:
             started = time.perf_counter()
-            shown = self.retriever.search(question, k=k)
+            shown = self.retriever.search(question, k=k, filters=self.filters)
             prediction = {"answer": None, "refused": None, "citations": []}
             timings = {"retrieval": (time.perf_counter() - started) * 1000}
         prediction["passages"] = [passage_record(h) for h in shown]
@@ -74,7 +78,7 @@ class QuestionRunner:
         if k >= RANKING_DEPTH:
             ranking = prediction["passages"]
         else:
-            ranking = [passage_record(h) for h in self.retriever.search(question, k=RANKING_DEPTH)]
+            ranking = [passage_record(h) for h in self.retriever.search(question, k=RANKING_DEPTH, filters=self.filters)]
         return prediction, ranking, timings
 
 
@@ -97,6 +101,7 @@ def run_config(settings: Settings, runner: QuestionRunner, *, dataset: str, item
         "ranking_depth": max(settings.k, RANKING_DEPTH),
         "retrieval": settings.retrieval,
         "retrieval_only": retrieval_only,
+        "filters": dataclasses.asdict(runner.filters),
         "dataset": str(dataset),
         "items": items,
         "index": str(settings.index_dir),
@@ -149,22 +154,37 @@ def run_eval(
     retrieval_only: bool = False,
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
+    judge: str | None = None,
+    filters=None,
 ) -> dict:
-    """{"config", "summary", "items"}: every item asked with `settings` (k = settings.k) and scored."""
+    """{"config", "summary", "items"}: every item asked with `settings` (k = settings.k, `filters` if
+    given) and scored;
+    with `judge` (a backend name) also judged by that LLM (see evaluation/judge.py)."""
     items = load_dataset(dataset_path)[:limit]
-    runner = QuestionRunner(settings, retrieval_only=retrieval_only)
+    runner = QuestionRunner(settings, retrieval_only=retrieval_only, filters=filters)
     documents = runner.index.documents
     check_sources(items, documents, settings.index_dir, warn)
+    judging = None
+    if judge:
+        from assistant.evaluation import judge as judge_module
+
+        judging = judge_module.make_judge(judge, settings, runner.assistant.llm if runner.assistant else None)
     results = []
     if progress:
         progress(0, len(items), None)
     for done, item in enumerate(items, 1):
         prediction, ranking, timings = runner.run(item.question)
         results.append(score_item(item, prediction, ranking, timings, documents))
+        if judging:
+            judging.score(results[-1])
         if progress:
             progress(done, len(items), results[-1])
     config = run_config(settings, runner, dataset=str(dataset_path), items=len(results), retrieval_only=retrieval_only)
-    return {"config": config, "summary": metrics.summarise(results), "items": results}
+    summary = metrics.summarise(results)
+    if judging:
+        config["judge"] = judging.name
+        judge_module.add_summary(summary, results)
+    return {"config": config, "summary": summary, "items": results}
 
 
 # -- saved runs ----------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Any OpenAI-compatible chat server through the official client: OpenAI, Ollama, vLLM,
-llama.cpp's server, LM Studio. The client retries 429/5xx/connection errors with backoff."""
+llama.cpp's server, LM Studio. The client retries 429/5xx/connection errors with backoff; whatever
+still fails (refused, unknown model, bad key, timeout, HTTP 5xx, a stream cut mid-answer) becomes
+one `LLMConnectionError` line naming the URL."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 
 from assistant.errors import LLMConnectionError, LLMError
 from assistant.llms.base import Completion, OnText, Request, estimate_tokens
@@ -19,6 +23,7 @@ class OpenAIBackend:
         self.base_url = base_url
         self.model = model
         self.context_window = context_window
+        self.timeout, self.max_retries = timeout, max_retries
         self.name = f"openai:{model}"
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
 
@@ -35,47 +40,62 @@ class OpenAIBackend:
 
     def generate(self, request: Request, on_text: OnText | None = None) -> Completion:
         o = self._openai
+        url = self.base_url
         pieces: list[str] = []
         usage = None
+        started = finished = False  # a chunk arrived; a chunk carried finish_reason
         try:
             stream = self._client.chat.completions.create(
                 model=self.model, messages=request.messages, temperature=request.temperature,
                 max_tokens=request.max_tokens, stream=True,
             )
             for event in stream:
+                started = True
                 if getattr(event, "usage", None):
                     usage = event.usage
                 if not event.choices:
                     continue
-                piece = event.choices[0].delta.content or ""
+                choice = event.choices[0]
+                finished = finished or bool(choice.finish_reason)
+                piece = (choice.delta.content if choice.delta else None) or ""
                 if piece:
                     pieces.append(piece)
                     if on_text:
                         on_text(piece)
         except o.AuthenticationError:
-            raise LLMConnectionError(f"{self.base_url} refused the API key; set OPENAI_API_KEY") from None
-        except o.NotFoundError:
+            raise LLMConnectionError(f"{url} refused the API key (HTTP 401); set OPENAI_API_KEY") from None
+        except o.NotFoundError as e:
             raise LLMConnectionError(
-                f"{self.base_url} does not know the model {self.model!r}; set --openai-model to one it serves"
+                f"{url} does not know the model {self.model!r} (HTTP 404: {_short(_detail(e), 120)}); "
+                "set --openai-model to one it serves, or check the URL (it usually ends in /v1)"
             ) from None
         except o.APITimeoutError:
-            raise LLMConnectionError(f"{self.base_url} did not answer in time; raise --timeout or check the server") from None
-        except o.APIConnectionError:
             raise LLMConnectionError(
-                f"cannot reach the OpenAI-compatible server at {self.base_url}"
-                + (" (it stopped mid-answer)" if pieces else "")
-                + "; start it or set OPENAI_BASE_URL"
+                f"{url} did not answer within {self.timeout:g} s" + (" (it stopped mid-answer)" if started else "")
+                + "; raise ASSISTANT_TIMEOUT_S or check the server"
+            ) from None
+        except o.APIConnectionError as e:
+            if started:
+                raise LLMConnectionError(_cut(url, e.__cause__ or e)) from None
+            raise LLMConnectionError(
+                f"cannot reach the OpenAI-compatible server at {url} ({_cause(e)}); start it or set OPENAI_BASE_URL"
             ) from None
         except o.APIStatusError as e:
-            raise LLMError(f"{self.base_url} answered HTTP {e.status_code}: {_short(e.message)}") from None
-        except o.OpenAIError as e:  # a stream cut mid-answer surfaces here or as httpx errors below
-            raise LLMConnectionError(f"the server at {self.base_url} failed mid-answer: {_short(str(e))}") from None
-        except Exception as e:  # noqa: BLE001
-            if type(e).__module__.startswith(("httpx", "httpcore")):
-                raise LLMConnectionError(
-                    f"lost the connection to {self.base_url} mid-answer ({type(e).__name__}); check the server"
-                ) from None
+            code = e.status_code
+            retried = (code == 429 or code >= 500) and self.max_retries
+            retried = f" after {retried} retr{'y' if retried == 1 else 'ies'}" if retried else ""
+            error = LLMConnectionError if code == 429 or code >= 500 else LLMError
+            raise error(f"{url} answered HTTP {code}{retried}: {_short(_detail(e))}") from None
+        except o.OpenAIError as e:  # an error event inside the stream
+            raise LLMConnectionError(f"the server at {url} failed mid-answer: {_short(str(e))}") from None
+        except json.JSONDecodeError as e:  # a malformed event
+            raise LLMConnectionError(f"the server at {url} sent a malformed stream ({_short(str(e), 80)})") from None
+        except Exception as e:  # noqa: BLE001 - transport errors the client did not wrap
+            if type(e).__module__.startswith(("httpx", "httpcore", "h11", "anyio")):
+                raise LLMConnectionError(_cut(url, e) if started else f"cannot reach {url} ({_cause(e)})") from None
             raise
+        if started and not finished:  # a body closed before its last chunk: cut, not complete
+            raise LLMConnectionError(_cut(url, None))
         text = "".join(pieces)
         if usage is not None:
             return Completion(text, usage.prompt_tokens or 0, usage.completion_tokens or 0)
@@ -83,6 +103,22 @@ class OpenAIBackend:
         return Completion(text, prompt, estimate_tokens(text))
 
 
-def _short(message: str) -> str:
+def _cause(error: BaseException) -> str:
+    """The transport error under the client's wrapper, e.g. 'ConnectError: [Errno 111] Connection refused'."""
+    inner = error.__cause__ or error.__context__ or error
+    return _short(f"{type(inner).__name__}: {inner}" if str(inner) else type(inner).__name__, 120)
+
+
+def _detail(error) -> str:
+    """The server's own message, without the client's 'Error code: 404 - ' prefix."""
+    return re.sub(r"^Error code: \d+ - ", "", str(error.message))
+
+
+def _cut(url: str, error: BaseException | None) -> str:
+    why = _short(f"{type(error).__name__}: {error}", 120) if error is not None else "the body ended before its last chunk"
+    return f"the server at {url} stopped mid-answer ({why}); check the server and ask again"
+
+
+def _short(message: str, limit: int = 200) -> str:
     message = " ".join(str(message).split())
-    return message if len(message) <= 200 else message[:200] + "…"
+    return message if len(message) <= limit else message[:limit] + "…"

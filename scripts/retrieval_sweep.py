@@ -1,0 +1,53 @@
+"""Retrieval settings compared on a QA set, retrieval only (no LLM): one index per chunking.
+
+    .venv/bin/python scripts/retrieval_sweep.py eval/rare_earths_qa.jsonl [--quick] [--embedder=NAME]
+
+Prints one row per configuration; the table in eval/README.md comes from here."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from assistant.evaluation.runner import run_eval
+from assistant.indexing import index_paths
+from assistant.settings import BUNDLED_ARTICLES_DIR, Settings
+
+CHUNKINGS = [(64, 16), (96, 24), (128, 32), (128, 0), (192, 48), (250, 50)]
+RETRIEVALS = [
+    {"retrieval": "dense"}, {"retrieval": "bm25"}, {"retrieval": "hybrid"},
+    {"retrieval": "hybrid", "max_per_document": 2}, {"retrieval": "hybrid", "max_per_document": 2, "window_sentences": 1},
+]
+QUICK_RETRIEVALS = RETRIEVALS + [
+    {"retrieval": "hybrid", "mmr_lambda": 1.0}, {"retrieval": "hybrid", "mmr_lambda": 0.6},
+    {"retrieval": "hybrid", "window_sentences": 1}, {"retrieval": "hybrid", "bm25_weight": 1.5},
+    {"retrieval": "hybrid", "dense_weight": 1.5}, {"retrieval": "hybrid", "max_per_document": 1},
+]
+METRICS = ["evidence_hit", "evidence_hit_any", "source_recall", "mrr", "ndcg10"]
+
+
+def main(dataset: Path, quick: bool, embedder: str) -> None:
+    chunkings = [(128, 32)] if quick else CHUNKINGS
+    root = Path(tempfile.mkdtemp(prefix="sweep-"))
+    print("| chunk tokens | overlap | settings | " + " | ".join(METRICS) + " |")
+    print("|---" * (3 + len(METRICS)) + "|")
+    for tokens, overlap in chunkings:
+        base = Settings(index_dir=root / f"idx-{tokens}-{overlap}", chunk_tokens=tokens, chunk_overlap_tokens=overlap,
+                        embedder=embedder)
+        index_paths([BUNDLED_ARTICLES_DIR], base)
+        for overrides in QUICK_RETRIEVALS if quick else RETRIEVALS:
+            settings = base.model_copy(update=overrides)
+            summary = run_eval(dataset, settings, retrieval_only=True)["summary"]["overall"]
+            label = ", ".join(f"{k}={v}" for k, v in overrides.items())
+            values = " | ".join(_fmt(summary.get(m)) for m in METRICS)
+            print(f"| {tokens} | {overlap} | {label} | {values} |", flush=True)
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+if __name__ == "__main__":
+    embedder = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--embedder=")), "all-MiniLM-L6-v2")
+    main(Path(sys.argv[1]), "--quick" in sys.argv, embedder)
