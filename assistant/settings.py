@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     # Embedding and chunking: these change the vectors, so the index records them.
     embedder: str = "all-MiniLM-L6-v2"
     embed_batch_size: int = 32
-    chunk_tokens: int = Field(128, ge=16, le=250)  # in the embedder's word pieces, below its 256 limit
-    chunk_overlap_tokens: int = Field(32, ge=0)
+    chunk_tokens: int = Field(64, ge=16, le=250)  # in the embedder's word pieces, below its 256 limit
+    chunk_overlap_tokens: int = Field(16, ge=0)
     embed_titles: bool = True  # prefix each chunk with its document title when embedding
 
     # Retrieval.
@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     mmr_lambda: float = Field(0.75, ge=0.0, le=1.0)  # 1.0 turns diversity off
-    max_per_document: int = Field(0, ge=0)  # passages from one article in the top k (0 = no limit)
-    window_sentences: int = Field(0, ge=0)  # sentences of context shown around each retrieved chunk
+    max_per_document: int = Field(2, ge=0)  # passages from one article in the top k (0 = no limit)
+    window_sentences: int = Field(1, ge=0)  # sentences of context shown around each retrieved chunk
 
     # Answering.
     llm: str = "auto"  # auto = local when its model is installed, else extractive

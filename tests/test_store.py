@@ -79,7 +79,7 @@ def test_truncated_file_is_caught(copy_of_index, name):
 
 def test_other_model_or_chunking_is_refused_with_how_to_rebuild(copy_of_index):
     with pytest.raises(IndexMismatchError, match="--rebuild"):
-        load_index(Settings(index_dir=copy_of_index, chunk_tokens=64))
+        load_index(Settings(index_dir=copy_of_index, chunk_tokens=96))
     manifest = current_files(copy_of_index) / "manifest.json"
     data = json.loads(manifest.read_text())
     assert data["config"]["embedder"] == "all-MiniLM-L6-v2" and data["dim"] == 384
