@@ -197,3 +197,7 @@ def test_realtimeqa_run_and_rerun_without_reembedding(tmp_path):
     assert (work / "index" / "CURRENT").read_text() == generation  # up to date: not rebuilt, nothing embedded
     assert [it["scores"]["answer_in_passages"] for it in again["items"]] == \
            [it["scores"]["answer_in_passages"] for it in result["items"]]
+
+    other = settings.model_copy(update={"chunk_tokens": 96})  # its own work index: rebuilt, not refused
+    realtimeqa.run_realtimeqa(root, other, work_dir=work, retrieval_only=True)
+    assert (work / "index" / "CURRENT").read_text() != generation

@@ -109,13 +109,16 @@ def index_corpus(documents, corpus: Path, settings: Settings, progress: Callable
     from assistant.embedders import load_embedder
     from assistant.store import build_index, index_exists, read_manifest
 
+    rebuild = False
     if index_exists(settings.index_dir):
         manifest = read_manifest(settings.index_dir)
-        if (manifest.get("config") == settings.index_config()
-                and manifest.get("documents") == {d.id: d.content_hash for d in documents}):
+        same_config = manifest.get("config") == settings.index_config()
+        if same_config and manifest.get("documents") == {d.id: d.content_hash for d in documents}:
             return None
+        rebuild = not same_config  # the benchmark's own index: rebuilt, not refused, for other settings
     embedder = load_embedder(settings.embedder, settings.embed_batch_size)
-    return build_index(documents, settings, embedder, sources=[str(corpus.resolve())], progress=progress)
+    return build_index(documents, settings, embedder, sources=[str(corpus.resolve())], rebuild=rebuild,
+                       progress=progress)
 
 
 def run_realtimeqa(
