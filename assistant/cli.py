@@ -81,15 +81,20 @@ def render_sources(answer) -> None:
         out.print(f"[yellow]Removed sentences stating figures no passage contains: {removed}[/yellow]")
     if answer.dropped_citations:
         out.print(f"[yellow]Removed citations to passages the model was not shown: {answer.dropped_citations}[/yellow]")
+    render_retrieval_notes(answer)
+
+
+def render_retrieval_notes(answer) -> None:
+    if answer.omitted_passages:
+        out.print(f"[yellow]Left out to fit the model's context window: {', '.join(answer.omitted_passages)}[/yellow]")
+    if answer.query and answer.query != answer.question:
+        out.print(f"[dim]Searched for: {escape(answer.query)}[/dim]")
 
 
 def render_passages(answer) -> None:
     for n, h in enumerate(answer.hits, 1):
         out.print(f"[bold]{n}.[/bold] {escape(h.title or h.chunk.doc_id)} [dim]{escape(h.chunk.id)} {h.date} score {h.score:.4f}[/dim]")
-    if answer.omitted_passages:
-        out.print(f"[yellow]Left out to fit the model's context window: {', '.join(answer.omitted_passages)}[/yellow]")
-    if answer.query and answer.query != answer.question:
-        out.print(f"[dim]Searched for: {escape(answer.query)}[/dim]")
+    render_retrieval_notes(answer)
 
 
 def _footer(answer) -> str:
@@ -125,16 +130,9 @@ def ask(
     if as_json:
         sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) + "\n")
         return
-    out.print()
-    if answer.answer != _streamed_text(answer):
-        out.print(f"[dim](cleaned: {escape(answer.answer)})[/dim]")
-    out.print()
+    out.print("\n")
     render_sources(answer)
     out.print(f"[dim]{escape(_footer(answer))}[/dim]")
-
-
-def _streamed_text(answer) -> str:
-    return answer.answer  # the raw stream is already on screen; only the cleaned text is kept
 
 
 HELP = """Commands:
@@ -182,10 +180,6 @@ def chat(
             out.print(HELP)
         elif command == "/sources":
             render_sources(session.last) if session.last else out.print("No answer yet.")
-            if session.last and session.last.omitted_passages:
-                out.print(f"[yellow]Left out to fit the context window: {', '.join(session.last.omitted_passages)}[/yellow]")
-            if session.last and session.last.query != session.last.question:
-                out.print(f"[dim]Searched for: {escape(session.last.query)}[/dim]")
         elif command == "/passages":
             render_passages(session.last) if session.last else out.print("No answer yet.")
         elif command == "/clear":
@@ -200,7 +194,7 @@ def chat(
                 out.print("\n[yellow]answer cancelled[/yellow]")
                 continue
             except AssistantError as e:
-                out.print(f"\n[red]error:[/red] {escape(str(e))}")
+                out.print(f"\n[red]error:[/red] {escape(str(e))}", soft_wrap=True)
                 continue
             out.print()
             out.print(f"[dim]{escape(_footer(answer))}; /sources for quotes[/dim]")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from assistant import citations
 from assistant.embedders import load_embedder
+from assistant.errors import AssistantError
 from assistant.llms import Request, create
 from assistant.llms.base import estimate_tokens
 from assistant.prompts import REFUSAL, load_template
@@ -56,7 +57,7 @@ class Assistant:
             request = Request(messages=template.messages(history=transcript, question=question), max_tokens=60)
             try:
                 rewritten = self.llm.generate(request).text.strip().strip('"').splitlines()
-            except Exception:  # noqa: BLE001 - a failed rewrite falls back, the answer still comes
+            except AssistantError:  # a failed rewrite falls back; the answer still comes
                 rewritten = []
             if rewritten and 3 <= len(rewritten[0].split()) <= 60:
                 return rewritten[0].strip()

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.cli import app
-from assistant.errors import LLMConnectionError, LLMError
+from assistant.errors import LLMConnectionError
 from assistant.llms import Request
 from assistant.llms.openai_backend import OpenAIBackend
 from assistant.model_files import smollm_gguf
