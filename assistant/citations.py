@@ -53,12 +53,19 @@ def _claims(text: str) -> list[tuple[str, list[int]]]:
         sentence = text[s:e]
         nums = [n for m in MARKER.finditer(sentence) for n in _numbers(m.group(1))]
         out.append((MARKER.sub("", sentence), nums))
-    # A marker that opens the next sentence ("... rose. [2]") belongs to the sentence before it.
-    for i in range(1, len(out)):
-        claim, nums = out[i]
-        if nums and not claim.strip(" .") and out[i - 1][0]:
-            out[i - 1] = (out[i - 1][0], out[i - 1][1] + nums)
-    return out
+    # A marker standing alone ("... rose. [2]", or "[1]. China ...") belongs to its neighbour sentence.
+    merged: list[tuple[str, list[int]]] = []
+    carry: list[int] = []
+    for claim, nums in out:
+        if not claim.strip(" .:"):
+            if merged:
+                merged[-1][1].extend(nums)
+            else:
+                carry.extend(nums)
+            continue
+        merged.append((claim, carry + nums))
+        carry = []
+    return merged
 
 
 _FIGURE = re.compile(r"\d[\d,.]*\d|\d")
@@ -74,8 +81,9 @@ def best_quote(claim: str, hit: Hit) -> tuple[int, int, str, float]:
     text = hit.shown_text
     offset = hit.context_start if hit.context else hit.chunk.start
     claim_terms, claim_figures = set(tokenize(claim)), _figures(claim)
-    best = (0, len(text), 0.0)
-    for s, e in sentence_spans(text):
+    spans = sentence_spans(text) or [(0, len(text))]
+    best = (*spans[0], -1.0)
+    for s, e in spans:
         terms = set(tokenize(text[s:e]))
         shared = len(claim_terms & terms) + 2 * len(claim_figures & _figures(text[s:e]))
         score = shared / (len(claim_terms) + 2 * len(claim_figures) or 1)

@@ -69,6 +69,21 @@ def _open_assistant(settings):
     return Assistant(settings)
 
 
+def _streamer(pieces: list[str]):
+    """Prints the model's text as it comes, and keeps it to compare with the checked answer."""
+    def show(piece: str) -> None:
+        pieces.append(piece)
+        out.print(piece, end="", markup=False, soft_wrap=True)
+
+    return show
+
+
+def render_checked(answer, streamed: list[str]) -> None:
+    """The streamed text is the model's; when the checks changed it, the reader sees what stands."""
+    if answer.answer.strip() != "".join(streamed).strip():
+        out.print(f"[bold]After checking the citations:[/bold] {escape(answer.answer)}\n")
+
+
 def render_sources(answer) -> None:
     if not answer.citations:
         out.print("[dim]No citations.[/dim]")
@@ -125,12 +140,13 @@ def ask(
                                  openai_base_url=openai_base_url, openai_model=openai_model)
         filters = Filters.parse(since, until, source)
         assistant = _open_assistant(settings)
-        stream = None if as_json else (lambda piece: out.print(piece, end="", markup=False, soft_wrap=True))
-        answer = assistant.ask(question, filters=filters, on_text=stream)
+        streamed: list[str] = []
+        answer = assistant.ask(question, filters=filters, on_text=None if as_json else _streamer(streamed))
     if as_json:
         sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) + "\n")
         return
     out.print("\n")
+    render_checked(answer, streamed)
     render_sources(answer)
     out.print(f"[dim]{escape(_footer(answer))}[/dim]")
 
@@ -188,15 +204,17 @@ def chat(
         elif command.startswith("/"):
             out.print(f"Unknown command {escape(command)}; /help lists them.")
         else:
+            streamed: list[str] = []
             try:
-                answer = session.ask(line, on_text=lambda p: out.print(p, end="", markup=False, soft_wrap=True))
+                answer = session.ask(line, on_text=_streamer(streamed))
             except KeyboardInterrupt:
                 out.print("\n[yellow]answer cancelled[/yellow]")
                 continue
             except AssistantError as e:
                 out.print(f"\n[red]error:[/red] {escape(str(e))}", soft_wrap=True)
                 continue
-            out.print()
+            out.print("\n")
+            render_checked(answer, streamed)
             out.print(f"[dim]{escape(_footer(answer))}; /sources for quotes[/dim]")
     session.save_history()
 

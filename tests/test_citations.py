@@ -37,3 +37,11 @@ def test_invented_figures_are_removed():
     kept, removed = drop_invented_figures("China mines about 70% [1]. The price was $10,000 per tonne [1].", hits)
     assert kept == "China mines about 70% [1]." and removed == ["The price was $10,000 per tonne [1]."]
     assert drop_invented_figures("China mines 70% [1].", hits) == ("China mines 70% [1].", [])
+
+
+def test_a_leading_or_trailing_lone_marker_belongs_to_its_neighbour():
+    hits = [hit(1, TEXT)]
+    _, cites, _ = resolve("[1]. It refines 90% of them.", hits)
+    assert cites[0].quote == "It refines 90% of them." and cites[0].supported
+    _, cites, _ = resolve("China mines about 70% of rare earths. [1]", hits)
+    assert cites[0].quote == "China mines about 70% of rare earths."

@@ -99,3 +99,15 @@ def test_help_is_instant_and_lists_commands():
     assert result.exit_code == 0
     for command in ("index", "ask", "chat", "info", "models", "eval"):
         assert command in result.stdout
+
+
+def test_ask_shows_the_checked_answer_when_the_checks_change_it(index_dir, monkeypatch):
+    from assistant.llms import registry
+    from assistant.llms.scripted import ScriptedLLM
+
+    reply = "China halted seven metals [1]. The price was $10,000 a pound [1]."
+    monkeypatch.setitem(registry._registered, "scripted", (lambda s: ScriptedLLM(lambda r: reply), "test"))
+    result = runner.invoke(app, ["ask", Q, "--llm", "scripted", "--index", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    assert "After checking the citations: China halted seven metals [1]." in result.stdout
+    assert "Removed sentences stating figures" in result.stdout
