@@ -13,7 +13,6 @@ from rich.table import Table
 
 from assistant.console import out, say, user_errors
 from assistant.errors import AssistantError, ConfigError
-from assistant.retrieval import Filters
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
@@ -138,6 +137,8 @@ def ask(
             raise ConfigError("the question is empty")
         settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
                                  openai_base_url=openai_base_url, openai_model=openai_model)
+        from assistant.retrieval import Filters
+
         filters = Filters.parse(since, until, source)
         assistant = _open_assistant(settings)
         streamed: list[str] = []
@@ -178,6 +179,8 @@ def chat(
     with user_errors():
         settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
                                  openai_base_url=openai_base_url, openai_model=openai_model)
+        from assistant.retrieval import Filters
+
         filters = Filters.parse(since, until, source)
         assistant = _open_assistant(settings)
     info = assistant.index.manifest

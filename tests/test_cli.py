@@ -111,3 +111,13 @@ def test_ask_shows_the_checked_answer_when_the_checks_change_it(index_dir, monke
     assert result.exit_code == 0, result.output
     assert "After checking the citations: China halted seven metals [1]." in result.stdout
     assert "Removed sentences stating figures" in result.stdout
+
+
+def test_the_cli_imports_no_heavy_library():
+    import subprocess
+    import sys
+
+    heavy = ["numpy", "torch", "faiss", "llama_cpp", "openai", "sentence_transformers", "matplotlib", "pydantic_settings"]
+    code = f"import sys, assistant.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
