@@ -112,16 +112,22 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self._matrix: np.ndarray | None = None
 
-    @property
-    def matrix(self) -> np.ndarray:
-        if self._matrix is None:
-            self._matrix = self.index.vector_matrix()
-        return self._matrix
+    def dense_top(self, query_vector: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
+        """The FAISS search: the n rows nearest the query, among the allowed rows when filtered."""
+        import faiss
 
-    def dense_scores(self, query_vector: np.ndarray) -> np.ndarray:
-        return self.matrix @ query_vector
+        vectors = self.index.vectors
+        query = np.ascontiguousarray(query_vector[None, :], dtype=np.float32)
+        if mask is None:
+            _, rows = vectors.search(query, min(n, vectors.ntotal))
+        else:
+            allowed = np.flatnonzero(mask).astype(np.int64)
+            if not len(allowed):
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            _, rows = vectors.search(query, min(n, len(allowed)), params=params)
+        return [int(r) for r in rows[0] if r >= 0]
 
     def search(self, query: str, k: int | None = None, filters: Filters = Filters()) -> list[Hit]:
         s = self.settings
@@ -130,10 +136,9 @@ class Retriever:
             return []
         mask = allowed_rows(self.index, filters)
         qvec = self.embedder.embed([query])[0]
-        dense = self.dense_scores(qvec)
         rankings, weights = [], []
         if s.retrieval in ("dense", "hybrid"):
-            rankings.append(_top(dense, s.candidates, mask))
+            rankings.append(self.dense_top(qvec, s.candidates, mask))
             weights.append(s.dense_weight)
         if s.retrieval in ("bm25", "hybrid"):
             lexical = self.index.bm25.scores(query)
@@ -146,7 +151,8 @@ class Retriever:
         if not fused:
             return []
         rows = [r for r, _ in fused]
-        chosen = mmr(rows, [sc for _, sc in fused], self.matrix[rows], k, s.mmr_lambda,
+        vectors = self.index.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        chosen = mmr(rows, [sc for _, sc in fused], vectors, k, s.mmr_lambda,
                      groups=[self.index.chunks[r].doc_id for r in rows], per_group=s.max_per_document)
         score_of = dict(fused)
         return [self._hit(row, score_of[row], rank) for rank, row in enumerate(chosen, 1)]
