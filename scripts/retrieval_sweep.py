@@ -33,8 +33,9 @@ def main(dataset: Path, quick: bool, embedder: str) -> None:
     print("| chunk tokens | overlap | settings | " + " | ".join(METRICS) + " |")
     print("|---" * (3 + len(METRICS)) + "|")
     for tokens, overlap in chunkings:
+        # Diversity quota and sentence windows off unless a row turns them on, so each row means what it says.
         base = Settings(index_dir=root / f"idx-{tokens}-{overlap}", chunk_tokens=tokens, chunk_overlap_tokens=overlap,
-                        embedder=embedder)
+                        embedder=embedder, max_per_document=0, window_sentences=0)
         index_paths([BUNDLED_ARTICLES_DIR], base)
         for overrides in QUICK_RETRIEVALS if quick else RETRIEVALS:
             settings = base.model_copy(update=overrides)
