@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.errors import InputError
+from assistant.evaluation.metrics import percentile
 from assistant.settings import Settings
 
 DEFAULT_QUESTIONS = [
@@ -41,11 +42,6 @@ def load_questions(path: Path | None, limit: int) -> list[str]:
     return questions[:limit]
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
 def bench_retrieval(settings: Settings, questions: list[str], runs: int, log: Callable[[str], None]) -> dict:
     from assistant.embedders import load_embedder
     from assistant.retrieval import Retriever
@@ -61,8 +57,8 @@ def bench_retrieval(settings: Settings, questions: list[str], runs: int, log: Ca
             started = time.perf_counter()
             retriever.search(q)
             times.append((time.perf_counter() - started) * 1000)
-        p50s.append(percentile(times, 0.5))
-        p95s.append(percentile(times, 0.95))
+        p50s.append(percentile(times, 50))
+        p95s.append(percentile(times, 95))
         log(f"run {run}: p50 {p50s[-1]:.1f} ms, p95 {p95s[-1]:.1f} ms over {len(times)} questions")
     return {
         "passages": len(retriever.index.chunks), "documents": len(retriever.index.documents),
@@ -72,9 +68,10 @@ def bench_retrieval(settings: Settings, questions: list[str], runs: int, log: Ca
 
 
 def bench_first_token(settings: Settings, questions: list[str], runs: int, log: Callable[[str], None]) -> dict:
-    from assistant.pipeline import Assistant
+    from assistant.pipeline import Assistant, format_passages
 
     assistant = Assistant(settings)  # loads the model once, as a chat session does
+    count = getattr(assistant.llm, "count_tokens", None)
     assistant.ask(questions[0])  # warm-up turn
     firsts, totals, prompt_tokens = [], [], []
     for run in range(1, runs + 1):
@@ -83,10 +80,7 @@ def bench_first_token(settings: Settings, questions: list[str], runs: int, log: 
             if "first_token" in answer.timings_ms and not answer.refused:
                 firsts.append(answer.timings_ms["first_token"])
                 totals.append(answer.timings_ms["total"])
-                count = getattr(assistant.llm, "count_tokens", None)
                 if count:
-                    from assistant.pipeline import format_passages
-
                     prompt_tokens.append(count(format_passages(answer.hits)))
         log(f"run {run}: {len(firsts)} answers so far, first token p50 {statistics.median(firsts) if firsts else 0:.0f} ms")
     if not firsts:
@@ -94,6 +88,6 @@ def bench_first_token(settings: Settings, questions: list[str], runs: int, log: 
     return {
         "llm": assistant.llm.name, "k": settings.k, "answers": len(firsts), "runs": runs,
         "passage_tokens_median": statistics.median(prompt_tokens) if prompt_tokens else None,
-        "first_token_ms_p50": statistics.median(firsts), "first_token_ms_p95": percentile(firsts, 0.95),
+        "first_token_ms_p50": statistics.median(firsts), "first_token_ms_p95": percentile(firsts, 95),
         "answer_ms_p50": statistics.median(totals),
     }

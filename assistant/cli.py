@@ -60,12 +60,16 @@ def index_cmd(
     )
 
 
-def _open_assistant(settings):
+def _open_assistant(settings, since, until, source):
+    """What `ask` and `chat` share: the filters checked first, the bundled articles indexed when
+    there is no index, then the index, embedder and model loaded."""
     from assistant.indexing import ensure_index
     from assistant.pipeline import Assistant
+    from assistant.retrieval import Filters
 
+    filters = Filters.parse(since, until, source)
     ensure_index(settings, progress=say)
-    return Assistant(settings)
+    return Assistant(settings), filters
 
 
 def _streamer(pieces: list[str]):
@@ -135,12 +139,11 @@ def ask(
     with user_errors():
         if not question.strip():
             raise ConfigError("the question is empty")
-        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
-                                 openai_base_url=openai_base_url, openai_model=openai_model)
-        from assistant.retrieval import Filters
-
-        filters = Filters.parse(since, until, source)
-        assistant = _open_assistant(settings)
+        assistant, filters = _open_assistant(
+            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+                          openai_base_url=openai_base_url, openai_model=openai_model),
+            since, until, source,
+        )
         streamed: list[str] = []
         answer = assistant.ask(question, filters=filters, on_text=None if as_json else _streamer(streamed))
     if as_json:
@@ -177,12 +180,11 @@ def chat(
     from assistant.chat_session import ChatSession
 
     with user_errors():
-        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
-                                 openai_base_url=openai_base_url, openai_model=openai_model)
-        from assistant.retrieval import Filters
-
-        filters = Filters.parse(since, until, source)
-        assistant = _open_assistant(settings)
+        assistant, filters = _open_assistant(
+            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+                          openai_base_url=openai_base_url, openai_model=openai_model),
+            since, until, source,
+        )
     info = assistant.index.manifest
     out.print(
         f"[bold]assistant[/bold] — {len(assistant.index.documents)} articles, {info['n_chunks']} passages; "
