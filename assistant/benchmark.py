@@ -68,10 +68,9 @@ def bench_retrieval(settings: Settings, questions: list[str], runs: int, log: Ca
 
 
 def bench_first_token(settings: Settings, questions: list[str], runs: int, log: Callable[[str], None]) -> dict:
-    from assistant.pipeline import Assistant, format_passages
+    from assistant.pipeline import Assistant
 
     assistant = Assistant(settings)  # loads the model once, as a chat session does
-    count = getattr(assistant.llm, "count_tokens", None)
     assistant.ask(questions[0])  # warm-up turn
     firsts, totals, prompt_tokens = [], [], []
     for run in range(1, runs + 1):
@@ -80,14 +79,14 @@ def bench_first_token(settings: Settings, questions: list[str], runs: int, log: 
             if "first_token" in answer.timings_ms and not answer.refused:
                 firsts.append(answer.timings_ms["first_token"])
                 totals.append(answer.timings_ms["total"])
-                if count:
-                    prompt_tokens.append(count(format_passages(answer.hits)))
+                if answer.usage.get("prompt_tokens"):
+                    prompt_tokens.append(answer.usage["prompt_tokens"])
         log(f"run {run}: {len(firsts)} answers so far, first token p50 {statistics.median(firsts) if firsts else 0:.0f} ms")
     if not firsts:
         raise InputError("no question was answered (all refused); give questions the index can answer")
     return {
         "llm": assistant.llm.name, "k": settings.k, "answers": len(firsts), "runs": runs,
-        "passage_tokens_median": statistics.median(prompt_tokens) if prompt_tokens else None,
+        "prompt_tokens_median": statistics.median(prompt_tokens) if prompt_tokens else None,
         "first_token_ms_p50": statistics.median(firsts), "first_token_ms_p95": percentile(firsts, 95),
         "answer_ms_p50": statistics.median(totals),
     }

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from assistant.chunking import sentence_spans
 from assistant.lexical import tokenize
-from assistant.prompts import REFUSAL
 from assistant.types import Citation, Hit
 
 # [1], [1, 2], [1][2], [1-3], [Passage 2], [passages 1 and 3]
@@ -25,25 +24,6 @@ def _numbers(group: str) -> list[int]:
         elif part.strip().isdigit():
             out.append(int(part))
     return out
-
-
-def _normalise(text: str) -> str:
-    return re.sub(r"[^a-z0-9 ]+", "", text.lower()).strip()
-
-
-def is_refusal(text: str) -> bool:
-    return _normalise(REFUSAL) in _normalise(text) or not text.strip()
-
-
-_NOT_FOUND = re.compile(
-    r"\b(do(es)? not (contain|mention|provide|say|specify|include)|no (information|mention)|not (mentioned|provided|specified|stated))\b",
-    re.IGNORECASE,
-)
-
-
-def says_not_found(text: str) -> bool:
-    """The model's own words for a refusal, when it does not use the fixed sentence."""
-    return bool(_NOT_FOUND.search(text)) and len(text.split()) < 40
 
 
 def _claims(text: str) -> list[tuple[str, list[int]]]:
@@ -71,8 +51,13 @@ def _claims(text: str) -> list[tuple[str, list[int]]]:
 _FIGURE = re.compile(r"\d[\d,.]*\d|\d")
 
 
-def _figures(text: str) -> set[str]:
-    return {f.replace(",", "").rstrip(".") for f in _FIGURE.findall(text)}
+def figures(text: str) -> set[str]:
+    """The numbers a text states, as written but without thousands commas or leading zeros ("06 June" is 6)."""
+    out = set()
+    for f in _FIGURE.findall(text):
+        f = f.replace(",", "").rstrip(".")
+        out.add(f.lstrip("0") or "0" if f.isdigit() else f)
+    return out
 
 
 def best_quote(claim: str, hit: Hit) -> tuple[int, int, str, float]:
@@ -80,29 +65,17 @@ def best_quote(claim: str, hit: Hit) -> tuple[int, int, str, float]:
     figure counts three times, since figures are what a reader checks."""
     text = hit.shown_text
     offset = hit.context_start if hit.context else hit.chunk.start
-    claim_terms, claim_figures = set(tokenize(claim)), _figures(claim)
+    claim_terms, claim_figures = set(tokenize(claim)), figures(claim)
     spans = sentence_spans(text) or [(0, len(text))]
     best = (*spans[0], -1.0)
     for s, e in spans:
         terms = set(tokenize(text[s:e]))
-        shared = len(claim_terms & terms) + 2 * len(claim_figures & _figures(text[s:e]))
+        shared = len(claim_terms & terms) + 2 * len(claim_figures & figures(text[s:e]))
         score = shared / (len(claim_terms) + 2 * len(claim_figures) or 1)
         if score > best[2]:
             best = (s, e, score)
     s, e, score = best
     return offset + s, offset + e, text[s:e], score
-
-
-def drop_invented_figures(answer_text: str, hits: Sequence[Hit]) -> tuple[str, list[str]]:
-    """Remove answer sentences that state a number no shown passage contains: small models invent
-    figures. Returns the kept text and the removed sentences."""
-    known = set().union(*(_figures(h.shown_text) for h in hits)) if hits else set()
-    kept, removed = [], []
-    for s, e in sentence_spans(answer_text):
-        sentence = answer_text[s:e]
-        invented = _figures(MARKER.sub("", sentence)) - known
-        (removed if invented else kept).append(sentence)
-    return (" ".join(kept), removed) if removed else (answer_text, [])
 
 
 def resolve(answer_text: str, hits: Sequence[Hit]) -> tuple[str, list[Citation], list[int]]:

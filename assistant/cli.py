@@ -96,7 +96,9 @@ def render_sources(answer) -> None:
         out.print(f"    “{escape(c.quote)}”")
     if answer.removed_claims:
         removed = escape(" / ".join(answer.removed_claims))
-        out.print(f"[yellow]Removed sentences stating figures no passage contains: {removed}[/yellow]")
+        out.print(f"[yellow]Removed sentences stating figures or names no passage contains: {removed}[/yellow]")
+    if answer.withheld:
+        out.print(f"[yellow]Withheld the model's answer {escape(answer.withheld)}[/yellow]")
     if answer.dropped_citations:
         out.print(f"[yellow]Removed citations to passages the model was not shown: {answer.dropped_citations}[/yellow]")
     render_retrieval_notes(answer)
@@ -283,6 +285,10 @@ def bench(
     with user_errors():
         settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf)
         qs = benchmark.load_questions(questions, limit)
+        if what == "first-token":
+            from assistant.indexing import ensure_index
+
+            ensure_index(settings, progress=say)  # as `chat` does: the bundled articles when there is no index
         if what == "retrieval":
             result = benchmark.bench_retrieval(settings, qs, runs, say)
         elif what == "first-token":

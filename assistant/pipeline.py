@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from assistant import citations
+from assistant import citations, grounding
 from assistant.embedders import load_embedder
 from assistant.errors import AssistantError
 from assistant.llms import Request, create
@@ -25,11 +25,15 @@ _FOLLOW_UP = re.compile(
 )
 
 
-def format_passages(hits: Sequence[Hit]) -> str:
+def format_passages(hits: Sequence[Hit], only: dict[int, list[str]] | None = None) -> str:
+    """Numbered passages for the prompt; with `only`, just those sentences of those passages."""
     blocks = []
     for n, hit in enumerate(hits, 1):
+        if only is not None and n not in only:
+            continue
+        body = " ".join(only[n]) if only is not None else hit.shown_text
         head = " — ".join(x for x in (hit.title, hit.date) if x)
-        blocks.append(f"[{n}] {head}\n{hit.shown_text}" if head else f"[{n}] {hit.shown_text}")
+        blocks.append(f"[{n}] {head}\n{body}" if head else f"[{n}] {body}")
     return "\n\n".join(blocks)
 
 
@@ -79,16 +83,29 @@ class Assistant:
             kept.pop()
         return kept, hits[len(kept):]
 
-    def answerable(self, question: str, hits: Sequence[Hit]) -> bool:
-        """Small models answer whatever they are asked; a question no passage sentence matches is
-        refused before the model sees it."""
-        threshold = self.settings.answerable_threshold
-        if threshold <= 0 or getattr(self.llm, "name", "") == "extractive":
-            return True
+    def select_context(self, question: str, hits: Sequence[Hit]) -> tuple[bool, dict[int, list[str]] | None]:
+        """(answerable, the sentences to show). Small models answer whatever they are asked, so a
+        question no passage sentence matches is refused before the model sees it; with
+        `prompt_sentences`, the model sees only that many best-matching sentences, in passage order."""
+        s = self.settings
+        if getattr(self.llm, "name", "") == "extractive" or (s.answerable_threshold <= 0 and not s.prompt_sentences):
+            return True, None
         from assistant.llms.extractive import ExtractiveBackend
 
-        scorer = ExtractiveBackend(self.embedder)
-        return scorer.best_score(question, [(n, h.shown_text) for n, h in enumerate(hits, 1)]) >= threshold
+        ranked = ExtractiveBackend(self.embedder).ranked(question, [(n, h.shown_text) for n, h in enumerate(hits, 1)])
+        if not ranked or ranked[0][0] < s.answerable_threshold:
+            return False, None
+        if not s.prompt_sentences:
+            return True, None
+        best: dict[str, tuple[int, int]] = {}  # overlapping passages repeat sentences: show each once
+        for _, position, n, sentence in ranked:
+            if len(best) >= s.prompt_sentences:
+                break
+            best.setdefault(sentence, (position, n))
+        only: dict[int, list[str]] = {}
+        for sentence, (_, n) in sorted(best.items(), key=lambda kv: kv[1][0]):
+            only.setdefault(n, []).append(sentence)
+        return True, only
 
     def ask(
         self,
@@ -113,20 +130,24 @@ class Assistant:
             if on_text:
                 on_text(piece)
 
-        if shown and self.answerable(query, shown):
-            messages = self.template.messages(passages=format_passages(shown), question=query, refusal=REFUSAL)
+        answerable, only = self.select_context(query, shown) if shown else (False, None)
+        usage: dict = {}
+        if answerable:
+            messages = self.template.messages(passages=format_passages(shown, only), question=query, refusal=REFUSAL)
             request = Request(
                 messages=messages, question=query, passages=tuple((n, h.shown_text) for n, h in enumerate(shown, 1)),
                 max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
             )
-            raw = self.llm.generate(request, relay).text
+            completion = self.llm.generate(request, relay)
+            raw = completion.text
+            usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
         else:
             raw = REFUSAL  # nothing retrieved, or nothing that matches the question
             relay(raw)
         t3 = time.perf_counter()
-        grounded, invented = citations.drop_invented_figures(raw, shown)
-        text, cites, dropped = citations.resolve(grounded if grounded.strip() else REFUSAL, shown)
-        refused = (citations.is_refusal(text) or citations.says_not_found(text)) and not cites
+        checked = grounding.check(raw, shown, query)
+        text, cites, dropped = citations.resolve(checked.text if checked.text.strip() else REFUSAL, shown)
+        refused = (grounding.is_refusal(text) or grounding.says_not_found(text)) and not cites
         timings = {
             "rewrite": (t1 - t0) * 1000, "retrieval": (t2 - t1) * 1000, "generation": (t3 - t2) * 1000,
             "total": (t3 - t0) * 1000,
@@ -136,6 +157,8 @@ class Assistant:
         return Answer(
             question=question, answer=text, refused=refused, citations=tuple(cites), hits=tuple(shown),
             llm=self.llm.name, timings_ms=timings, dropped_citations=tuple(dropped),
-            omitted_passages=tuple(h.chunk.id for h in omitted), removed_claims=tuple(invented), settings_fingerprint=self.settings.fingerprint(),
+            omitted_passages=tuple(h.chunk.id for h in omitted), removed_claims=tuple(checked.removed), withheld=checked.withheld,
+            usage=usage,
+            settings_fingerprint=self.settings.fingerprint(),
             query=query,
         )

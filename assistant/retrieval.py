@@ -3,7 +3,7 @@ made diverse by maximal marginal relevance, filtered by date and source, widened
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,11 +69,13 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int
 def mmr(
     candidates: Sequence[int], relevance: Sequence[float], vectors: np.ndarray, k: int, lam: float,
     groups: Sequence[str] | None = None, per_group: int = 0,
+    redundant: Callable[[int, int], bool] | None = None,
 ) -> list[int]:
     """Maximal marginal relevance: each pick trades relevance for distance from what is already picked.
     With `groups` (document ids) and `per_group`, a group past its quota is picked only when nothing
-    else is left, so a question that needs two articles gets both."""
-    if (lam >= 1.0 and not per_group) or len(candidates) <= 1:
+    else is left, so a question that needs two articles gets both. `redundant(i, j)` (candidate
+    positions) drops candidate i once j is picked: its whole text is already shown."""
+    if (lam >= 1.0 and not per_group and redundant is None) or len(candidates) <= 1:
         return list(candidates[:k])
     rel = np.asarray(relevance, dtype=np.float32)
     rel = (rel - rel.min()) / (rel.max() - rel.min() + 1e-9)  # fused scores are tiny; put them on [0, 1]
@@ -93,7 +95,7 @@ def mmr(
                 scores = np.where(full, -np.inf, scores)
         best = left[int(np.argmax(scores))]
         chosen.append(best)
-        left.remove(best)
+        left = [i for i in left if i != best and not (redundant and redundant(i, best))]
     return [candidates[i] for i in chosen]
 
 
@@ -107,11 +109,17 @@ def _top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
     return [int(i) for i in top[np.argsort(-scores[top], kind="stable")]]
 
 
+def _already_shown(chunk, other, other_span: tuple[int, int]) -> bool:
+    """All of `chunk`'s own text lies in the passage shown for `other` (same article)."""
+    return chunk.doc_id == other.doc_id and other_span[0] <= chunk.start and chunk.end <= other_span[1]
+
+
 class Retriever:
     def __init__(self, index: Index, embedder, settings: Settings):
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self._sentences: dict[str, list[tuple[int, int]]] = {}
 
     def dense_top(self, query_vector: np.ndarray, n: int, mask: np.ndarray | None) -> list[int]:
         """The FAISS search: the n rows nearest the query, among the allowed rows when filtered."""
@@ -152,22 +160,33 @@ class Retriever:
             return []
         rows = [r for r, _ in fused]
         vectors = self.index.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        shown = [self._shown_span(r) for r in rows]
         chosen = mmr(rows, [sc for _, sc in fused], vectors, k, s.mmr_lambda,
-                     groups=[self.index.chunks[r].doc_id for r in rows], per_group=s.max_per_document)
+                     groups=[self.index.chunks[r].doc_id for r in rows], per_group=s.max_per_document,
+                     redundant=lambda i, j: _already_shown(self.index.chunks[rows[i]], self.index.chunks[rows[j]], shown[j]))
         score_of = dict(fused)
-        return [self._hit(row, score_of[row], rank) for rank, row in enumerate(chosen, 1)]
+        span_of = dict(zip(rows, shown))
+        return [self._hit(row, score_of[row], rank, span_of[row]) for rank, row in enumerate(chosen, 1)]
 
-    def _hit(self, row: int, score: float, rank: int) -> Hit:
+    def _shown_span(self, row: int) -> tuple[int, int]:
+        """The chunk widened by `window_sentences` sentences each side: what the model is shown."""
         chunk = self.index.chunks[row]
-        doc = self.index.documents[chunk.doc_id]
         start, end = chunk.start, chunk.end
         if self.settings.window_sentences:
-            spans = sentence_spans(doc.text)
+            if chunk.doc_id not in self._sentences:
+                self._sentences[chunk.doc_id] = sentence_spans(self.index.documents[chunk.doc_id].text)
+            spans = self._sentences[chunk.doc_id]
             first = next((i for i, (s0, e0) in enumerate(spans) if e0 > start), 0)
             last = next((i for i in range(len(spans) - 1, -1, -1) if spans[i][0] < end), len(spans) - 1)
             w = self.settings.window_sentences
             start = spans[max(0, first - w)][0]
             end = spans[min(len(spans) - 1, last + w)][1]
+        return start, end
+
+    def _hit(self, row: int, score: float, rank: int, span: tuple[int, int]) -> Hit:
+        chunk = self.index.chunks[row]
+        doc = self.index.documents[chunk.doc_id]
+        start, end = span
         return Hit(
             chunk=chunk, score=float(score), rank=rank, title=doc.title, date=doc.date, source=doc.source,
             context=doc.text[start:end], context_start=start, context_end=end,

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # Language models are not asked when no passage sentence matches the question this well (0 = always ask).
     answerable_threshold: float = 0.45
     extractive_sentences: int = 3
+    prompt_sentences: int = Field(12, ge=0)  # show a language model only this many best sentences (0 = whole passages)
 
     # OpenAI-compatible servers (OPENAI_BASE_URL / OPENAI_API_KEY are honoured too).
     openai_base_url: str | None = None

@@ -71,7 +71,9 @@ class Answer:
     timings_ms: dict = field(default_factory=dict)
     dropped_citations: tuple[int, ...] = ()  # [n] the model wrote that were never shown to it
     omitted_passages: tuple[str, ...] = ()  # chunk ids retrieved but cut to fit the context window
-    removed_claims: tuple[str, ...] = ()  # answer sentences dropped for stating figures no passage has
+    removed_claims: tuple[str, ...] = ()  # answer sentences dropped for stating figures or names no passage has
+    withheld: str = ""  # the model's answer, when it lacked what the question asks for (then refused)
+    usage: dict = field(default_factory=dict)  # prompt_tokens / completion_tokens, as the backend counted them
     settings_fingerprint: str = ""
     query: str = ""  # what was searched, when a follow-up was rewritten
 
@@ -100,6 +102,8 @@ class Answer:
             "dropped_citations": list(self.dropped_citations),
             "omitted_passages": list(self.omitted_passages),
             "removed_claims": list(self.removed_claims),
+            "withheld": self.withheld,
+            "usage": dict(self.usage),
             "query": self.query or self.question,
             "settings_fingerprint": self.settings_fingerprint,
         }

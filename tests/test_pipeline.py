@@ -57,3 +57,24 @@ def test_follow_up_is_rewritten_by_the_model_or_prefixed(settings):
     assert extractive.standalone_question("and what about Japan?", history) == \
         "What share of rare earth refining does China control? and what about Japan?"
     assert extractive.standalone_question("Who is Wu Xinbo?", history) == "Who is Wu Xinbo?"
+
+
+def test_an_answer_lacking_what_was_asked_is_withheld_and_refused(settings):
+    llm = ScriptedLLM(["Japan helped Lynas expand its mining and processing [1]. Japan helped Lynas expand its mining and processing [2]."])
+    answer = Assistant(settings, llm=llm).ask("How much did Japan invest in Lynas after the 2010 rare earth ban?")
+    assert llm.requests, "the question is on topic: the model is asked"
+    assert answer.refused and answer.citations == () and answer.answer == REFUSAL
+    assert answer.withheld.startswith("(no quantity") and answer.withheld.count("Japan helped") == 1
+    assert answer.to_json()["withheld"] == answer.withheld
+
+
+def test_prompt_sentences_show_the_model_only_the_best_sentences(settings):
+    llm = ScriptedLLM(lambda request: "China halted seven metals, including dysprosium [1].")
+    whole = Assistant(settings, llm=llm).ask(Q)
+    compact = Assistant(settings.model_copy(update={"prompt_sentences": 3}), llm=llm).ask(Q)
+    full_prompt, short_prompt = (r.messages[-1]["content"] for r in llm.requests)
+    assert "dysprosium, gadolinium, lutetium" in short_prompt
+    assert len(short_prompt) < len(full_prompt) / 2
+    numbers = [int(line[1:line.index("]")]) for line in short_prompt.splitlines() if line.startswith("[")]
+    assert 1 <= len(numbers) <= 3 and numbers == sorted(numbers)  # passage numbers kept for citations
+    assert compact.hits == whole.hits and compact.citations[0].doc_id == "000_48c4cad9349ce6bf"

@@ -68,3 +68,22 @@ def test_per_document_quota_makes_room_for_a_second_article():
     picked = mmr([0, 1, 2, 3], [1.0, 0.9, 0.8, 0.1], vectors, k=3, lam=1.0, groups=["a", "a", "a", "b"], per_group=2)
     assert picked == [0, 1, 3]
     assert mmr([0, 1], [1.0, 0.9], vectors[:2], k=2, lam=1.0, groups=["a", "a"], per_group=1) == [0, 1]
+
+
+def test_a_candidate_already_inside_a_shown_passage_is_not_shown_again():
+    vectors = np.eye(3, dtype=np.float32)
+    inside = {(1, 0)}  # candidate 1's text lies in the passage shown for candidate 0
+    picked = mmr([0, 1, 2], [1.0, 0.9, 0.1], vectors, k=2, lam=1.0, redundant=lambda i, j: (i, j) in inside)
+    assert picked == [0, 2]
+
+
+@pytest.mark.slow
+def test_neighbouring_chunks_are_not_shown_twice(settings):
+    from assistant.pipeline import Assistant
+
+    hits = Assistant(settings.model_copy(update={"window_sentences": 2})).retriever.search(SEVEN_METALS_Q, k=8)
+    for a in hits:
+        for b in hits:
+            if a is not b and a.chunk.doc_id == b.chunk.doc_id:
+                inside = b.context_start <= a.chunk.start and a.chunk.end <= b.context_end
+                assert not inside or a.rank < b.rank

@@ -65,6 +65,7 @@ class QuestionRunner:
             prediction = {
                 "answer": answer.answer, "refused": answer.refused,
                 "citations": [citation_record(c) for c in answer.citations],
+                "removed_claims": list(answer.removed_claims), "withheld": answer.withheld,
             }
             timings = {"retrieval": answer.timings_ms["retrieval"], "total": answer.timings_ms["total"]}
         else:

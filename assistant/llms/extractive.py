@@ -36,10 +36,19 @@ class ExtractiveBackend:
         overlap = np.array([len(q_terms & set(tokenize(s))) / (len(q_terms) or 1) for s in sentences])
         return cosine + 0.25 * overlap
 
+    def ranked(self, question: str, passages) -> list[tuple[float, int, int, str]]:
+        """(score, position, passage number, sentence) of every passage sentence, best first; the
+        position keeps the passages' own order for sentences shown together."""
+        candidates = _sentences(passages)
+        if not candidates:
+            return []
+        scores = self.score(question, [s for _, s in candidates])
+        return sorted(((float(scores[i]), i, n, s) for i, (n, s) in enumerate(candidates)), key=lambda x: (-x[0], x[1]))
+
     def best_score(self, question: str, passages) -> float:
         """How well the best passage sentence matches the question: the answerability gate."""
-        candidates = _sentences(passages)
-        return float(self.score(question, [s for _, s in candidates]).max()) if candidates else 0.0
+        ranked = self.ranked(question, passages)
+        return ranked[0][0] if ranked else 0.0
 
     def generate(self, request: Request, on_text: OnText | None = None) -> Completion:
         candidates = _sentences(request.passages)

@@ -1,0 +1,140 @@
+"""Checks on a generated answer before it is shown: small models loop, echo the question, invent
+figures and names and answer a different question than the one asked. Each check is plain text processing,
+so it runs the same way for every backend."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.chunking import sentence_spans
+from assistant.citations import MARKER, figures
+from assistant.prompts import REFUSAL
+from assistant.types import Hit
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]+", "", text.lower()).strip()
+
+
+def is_refusal(text: str) -> bool:
+    return _normalise(REFUSAL) in _normalise(text) or not text.strip()
+
+
+_NOT_FOUND = re.compile(
+    r"\b(do(es)? not (contain|mention|provide|say|specify|include)|no (information|mention)|not (mentioned|provided|specified|stated))\b",
+    re.IGNORECASE,
+)
+
+
+def says_not_found(text: str) -> bool:
+    """The model's own words for a refusal, when it does not use the fixed sentence."""
+    return bool(_NOT_FOUND.search(text)) and len(text.split()) < 40
+
+
+def drop_repeats(answer_text: str, question: str) -> str:
+    """Remove sentences said before in the answer, and the question echoed back: greedy decoding
+    of a small model can loop on one sentence."""
+    seen = {_normalise(question)}
+    kept = []
+    for s, e in sentence_spans(answer_text):
+        sentence = answer_text[s:e]
+        key = _normalise(MARKER.sub("", sentence))
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return " ".join(kept)
+
+
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_NOT_NAMES = {"passage", "passages", "article", "articles"}
+_PASSAGE_MENTION = re.compile(r"\bpassages?\s+\d+(?:\s*(?:,|and)\s*\d+)*", re.IGNORECASE)
+
+
+def _words(text: str) -> set[str]:
+    return {re.sub(r"['’]s$", "", w.lower()) for w in _WORD.findall(text)}
+
+
+def _names(sentence: str) -> set[str]:
+    """Capitalised words after the first: the names a sentence states."""
+    return {re.sub(r"['’]s$", "", w.lower()) for w in _WORD.findall(sentence)[1:] if w[0].isupper()} - _NOT_NAMES
+
+
+def drop_invented(answer_text: str, hits: Sequence[Hit], question: str = "") -> tuple[str, list[str]]:
+    """Remove answer sentences stating a number or a name that no shown passage (nor the question)
+    contains: small models invent figures and places. Returns the kept text and the removed sentences."""
+    shown = [f"{h.title} {h.date} {h.shown_text}" for h in hits]  # the model sees each passage's title and date too
+    known_figures = set().union(*(figures(text) for text in shown))
+    known_words = _words(question).union(*(_words(text) for text in shown))
+    kept, removed = [], []
+    for s, e in sentence_spans(answer_text):
+        sentence = answer_text[s:e]
+        claim = _PASSAGE_MENTION.sub("", MARKER.sub("", sentence))  # "as passage 2 says" states no figure
+        invented = (figures(claim) - known_figures) or (_names(claim) - known_words)
+        (removed if invented else kept).append(sentence)
+    return (" ".join(kept), removed) if removed else (answer_text, [])
+
+
+# What a question asks for, and what an answer to it must then contain.
+_ASKS_QUANTITY = re.compile(
+    r"\bhow (much|many|long|large|big|high|far|often)\b|\bwhat (percentage|percent|share|proportion|fraction|amount|price|number)\b"
+    r"|\bby (what|how much)\b",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|sixty"
+    r"|seventy|eighty|ninety|hundreds?"
+    r"|thousands?|millions?|billions?|trillions?|dozens?|half|third|quarter|twice|double|triple|all|none|most|majority"
+    r"|minority|fraction|few|several|handful)\b",
+    re.IGNORECASE,
+)
+_ASKS_DATE = re.compile(r"^\s*when\b|\b(in )?what (date|day|year|month)\b|\bwhich (date|day|year|month)\b", re.IGNORECASE)
+_DATE = re.compile(
+    r"\b(1[89]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|ago|decades?|century"
+    r"|(last|next|this|earlier this|later this) (week|month|year|spring|summer|autumn|fall|winter))\b",
+    re.IGNORECASE,
+)
+_WH = re.compile(r"\b(what|when|where|who|whom|which|why|how)\b", re.IGNORECASE)
+_ASKS_NAME = re.compile(r"^\s*who\b|\bwhat (is|was|are|were) the names?\b", re.IGNORECASE)
+
+
+def _has_new_name(answer_text: str, question: str) -> bool:
+    """A capitalised word, not opening a sentence, that the question does not already contain."""
+    asked = _words(question)
+    return any(_names(answer_text[s:e]) - asked for s, e in sentence_spans(answer_text))
+
+
+def misses_what_was_asked(answer_text: str, question: str) -> str:
+    """'' when the answer holds the kind of thing the question asks for (a quantity, a date, a name);
+    else what it lacks. An answer to "how much did Japan invest?" without a single figure, or to
+    "when?" without a date, answers something else: small models do that instead of refusing."""
+    if len(_WH.findall(question)) > 1:
+        return ""  # "what happened, why, and for how long?": a partial answer still helps
+    body = MARKER.sub("", answer_text)
+    if _ASKS_QUANTITY.search(question) and not _QUANTITY.search(re.sub(r"\b(1[89]\d\d|20\d\d)\b", "", body)):
+        return "quantity"
+    if _ASKS_DATE.search(question) and not _DATE.search(body):
+        return "date"
+    # "Who got them: the carmakers or their suppliers?" is answered with the question's own words.
+    if _ASKS_NAME.search(question) and " or " not in question and not _has_new_name(body, question):
+        return "name"
+    return ""
+
+
+@dataclass(frozen=True)
+class Checked:
+    text: str  # what stands of the answer ('' when nothing does)
+    removed: list[str]  # sentences stating figures or names no passage has
+    withheld: str = ""  # the whole answer, when it lacked what the question asks for
+
+
+def check(answer_text: str, hits: Sequence[Hit], question: str) -> Checked:
+    """Every check above, in order; a refusal passes through untouched."""
+    kept, removed = drop_invented(drop_repeats(answer_text, question), hits, question)
+    lacking = "" if is_refusal(kept) else misses_what_was_asked(kept, question)
+    if lacking:
+        return Checked("", removed, f"(no {lacking} in it, which the question asks for) {kept}")
+    return Checked(kept, removed)
