@@ -1,6 +1,6 @@
 """Checks on a generated answer before it is shown: small models loop, echo the question, invent
-figures and names and answer a different question than the one asked. Each check is plain text processing,
-so it runs the same way for every backend."""
+figures and names, and answer a neighbouring question instead of refusing. Each check is plain
+text processing, so it runs the same way for every backend."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ _QUANTITY = re.compile(
 )
 _ASKS_DATE = re.compile(r"^\s*when\b|\b(in )?what (date|day|year|month)\b|\bwhich (date|day|year|month)\b", re.IGNORECASE)
 _DATE = re.compile(
-    r"\b(1[89]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|december"
+    r"\b(1[89]\d\ds?|20\d\ds?|january|february|march|april|may|june|july|august|september|october|november|december"
     r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|ago|decades?|century"
     r"|(last|next|this|earlier this|later this) (week|month|year|spring|summer|autumn|fall|winter))\b",
     re.IGNORECASE,
