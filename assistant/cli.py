@@ -285,13 +285,12 @@ def bench(
     with user_errors():
         settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf)
         qs = benchmark.load_questions(questions, limit)
-        if what == "first-token":
-            from assistant.indexing import ensure_index
-
-            ensure_index(settings, progress=say)  # as `chat` does: the bundled articles when there is no index
         if what == "retrieval":
             result = benchmark.bench_retrieval(settings, qs, runs, say)
         elif what == "first-token":
+            from assistant.indexing import ensure_index
+
+            ensure_index(settings, progress=say)  # as `chat` does: the bundled articles when there is no index
             result = benchmark.bench_first_token(settings, qs, runs, say)
         else:
             raise ConfigError(f"unknown benchmark {what!r}; choose retrieval or first-token")

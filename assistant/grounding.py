@@ -53,13 +53,18 @@ _NOT_NAMES = {"passage", "passages", "article", "articles"}
 _PASSAGE_MENTION = re.compile(r"\bpassages?\s+\d+(?:\s*(?:,|and)\s*\d+)*", re.IGNORECASE)
 
 
+def _bare(word: str) -> str:
+    """Lower case, possessive dropped: "Beijing's" is "beijing"."""
+    return re.sub(r"['’]s$", "", word.lower())
+
+
 def _words(text: str) -> set[str]:
-    return {re.sub(r"['’]s$", "", w.lower()) for w in _WORD.findall(text)}
+    return {_bare(w) for w in _WORD.findall(text)}
 
 
 def _names(sentence: str) -> set[str]:
     """Capitalised words after the first: the names a sentence states."""
-    return {re.sub(r"['’]s$", "", w.lower()) for w in _WORD.findall(sentence)[1:] if w[0].isupper()} - _NOT_NAMES
+    return {_bare(w) for w in _WORD.findall(sentence)[1:] if w[0].isupper()} - _NOT_NAMES
 
 
 def drop_invented(answer_text: str, hits: Sequence[Hit], question: str = "") -> tuple[str, list[str]]:

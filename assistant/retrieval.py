@@ -160,13 +160,19 @@ class Retriever:
             return []
         rows = [r for r, _ in fused]
         vectors = self.index.vectors.reconstruct_batch(np.asarray(rows, dtype=np.int64))
-        shown = [self._shown_span(r) for r in rows]
+        spans: dict[int, tuple[int, int]] = {}  # only picked rows are widened: they alone are compared and shown
+
+        def shown(row: int) -> tuple[int, int]:
+            if row not in spans:
+                spans[row] = self._shown_span(row)
+            return spans[row]
+
+        chunks = self.index.chunks
         chosen = mmr(rows, [sc for _, sc in fused], vectors, k, s.mmr_lambda,
-                     groups=[self.index.chunks[r].doc_id for r in rows], per_group=s.max_per_document,
-                     redundant=lambda i, j: _already_shown(self.index.chunks[rows[i]], self.index.chunks[rows[j]], shown[j]))
+                     groups=[chunks[r].doc_id for r in rows], per_group=s.max_per_document,
+                     redundant=lambda i, j: _already_shown(chunks[rows[i]], chunks[rows[j]], shown(rows[j])))
         score_of = dict(fused)
-        span_of = dict(zip(rows, shown))
-        return [self._hit(row, score_of[row], rank, span_of[row]) for rank, row in enumerate(chosen, 1)]
+        return [self._hit(row, score_of[row], rank, shown(row)) for rank, row in enumerate(chosen, 1)]
 
     def _shown_span(self, row: int) -> tuple[int, int]:
         """The chunk widened by `window_sentences` sentences each side: what the model is shown."""

@@ -45,11 +45,6 @@ class ExtractiveBackend:
         scores = self.score(question, [s for _, s in candidates])
         return sorted(((float(scores[i]), i, n, s) for i, (n, s) in enumerate(candidates)), key=lambda x: (-x[0], x[1]))
 
-    def best_score(self, question: str, passages) -> float:
-        """How well the best passage sentence matches the question: the answerability gate."""
-        ranked = self.ranked(question, passages)
-        return ranked[0][0] if ranked else 0.0
-
     def generate(self, request: Request, on_text: OnText | None = None) -> Completion:
         candidates = _sentences(request.passages)
         text = REFUSAL
