@@ -26,6 +26,11 @@ def _numbers(group: str) -> list[int]:
     return out
 
 
+def cited_numbers(text: str) -> list[int]:
+    """Every passage number the text's markers cite, in order."""
+    return [n for m in MARKER.finditer(text) for n in _numbers(m.group(1))]
+
+
 def _claims(text: str) -> list[tuple[str, list[int]]]:
     """Each answer sentence with the passage numbers it cites."""
     out = []

@@ -83,7 +83,12 @@ def _streamer(pieces: list[str]):
 
 def render_checked(answer, streamed: list[str]) -> None:
     """The streamed text is the model's; when the checks changed it, the reader sees what stands."""
-    if answer.answer.strip() != "".join(streamed).strip():
+    said, final = "".join(streamed).strip(), answer.answer.strip()
+    if final == said:
+        return
+    if said and final.startswith(said):  # only added to: another article's differing figure
+        out.print(f"\n{escape(final[len(said):].strip())}\n")
+    else:
         out.print(f"[bold]After checking the citations:[/bold] {escape(answer.answer)}\n")
 
 

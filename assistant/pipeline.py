@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Sequence
 
-from assistant import citations, grounding
+from assistant import citations, disagreements, grounding
 from assistant.embedders import load_embedder
 from assistant.errors import AssistantError
 from assistant.llms import Request, create
@@ -48,6 +49,11 @@ class Assistant:
         self.llm = llm if llm is not None else create(settings)
         self.template = load_template(settings.prompt, "answer")
 
+    def similarity(self, text: str, others: list[str]) -> list[float]:
+        """Cosine of `text` to each of `others` under the index's embedder."""
+        vectors = self.embedder.embed([text, *others])
+        return (vectors[1:] @ vectors[0]).tolist()
+
     # -- follow-ups ---------------------------------------------------------------------------
     def standalone_question(self, question: str, history: Sequence[Turn]) -> str:
         """A follow-up ("and what about Japan?") rewritten to stand alone, by the LLM when there is
@@ -83,16 +89,23 @@ class Assistant:
             kept.pop()
         return kept, hits[len(kept):]
 
-    def select_context(self, question: str, hits: Sequence[Hit]) -> tuple[bool, dict[int, list[str]] | None]:
+    def rank_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, int, int, str]]:
+        """(score, position, passage number, sentence) of every shown sentence, best first."""
+        from assistant.llms.extractive import ExtractiveBackend
+
+        return ExtractiveBackend(self.embedder).ranked(question, [(n, h.shown_text) for n, h in enumerate(hits, 1)])
+
+    def select_context(
+        self, question: str, hits: Sequence[Hit], ranked: Callable[[], list[tuple[float, int, int, str]]]
+    ) -> tuple[bool, dict[int, list[str]] | None]:
         """(answerable, the sentences to show). Small models answer whatever they are asked, so a
         question no passage sentence matches is refused before the model sees it; with
-        `prompt_sentences`, the model sees only that many best-matching sentences, in passage order."""
+        `prompt_sentences`, the model sees only that many best-matching sentences, in passage order.
+        `ranked()` is `rank_sentences(question, hits)`, called only when needed."""
         s = self.settings
         if getattr(self.llm, "name", "") == "extractive" or (s.answerable_threshold <= 0 and not s.prompt_sentences):
             return True, None
-        from assistant.llms.extractive import ExtractiveBackend
-
-        ranked = ExtractiveBackend(self.embedder).ranked(question, [(n, h.shown_text) for n, h in enumerate(hits, 1)])
+        ranked = ranked()
         if not ranked or ranked[0][0] < s.answerable_threshold:
             return False, None
         if not s.prompt_sentences:
@@ -130,7 +143,8 @@ class Assistant:
             if on_text:
                 on_text(piece)
 
-        answerable, only = self.select_context(query, shown) if shown else (False, None)
+        ranked = functools.cache(lambda: self.rank_sentences(query, shown))
+        answerable, only = self.select_context(query, shown, ranked) if shown else (False, None)
         usage: dict = {}
         if answerable:
             messages = self.template.messages(passages=format_passages(shown, only), question=query, refusal=REFUSAL)
@@ -145,8 +159,12 @@ class Assistant:
             raw = REFUSAL  # nothing retrieved, or nothing that matches the question
             relay(raw)
         t3 = time.perf_counter()
-        checked = grounding.check(raw, shown, query)
-        text, cites, dropped = citations.resolve(checked.text if checked.text.strip() else REFUSAL, shown)
+        checked = grounding.check(raw, shown, query, self.similarity)
+        body = checked.text if checked.text.strip() else REFUSAL
+        if not grounding.is_refusal(body) and (differing := disagreements.differing_sentences(
+                query, body, shown, ranked, self.similarity)):
+            body = f"{body} {disagreements.note(differing, query)}"
+        text, cites, dropped = citations.resolve(body, shown)
         refused = (grounding.is_refusal(text) or grounding.says_not_found(text)) and not cites
         timings = {
             "rewrite": (t1 - t0) * 1000, "retrieval": (t2 - t1) * 1000, "generation": (t3 - t2) * 1000,

@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     mmr_lambda: float = Field(0.75, ge=0.0, le=1.0)  # 1.0 turns diversity off
-    max_per_document: int = Field(2, ge=0)  # passages from one article in the top k (0 = no limit)
-    window_sentences: int = Field(1, ge=0)  # sentences of context shown around each retrieved chunk
+    max_per_document: int = Field(3, ge=0)  # passages from one article in the top k (0 = no limit)
+    window_sentences: int = Field(2, ge=0)  # sentences of context shown around each retrieved chunk
 
     # Answering.
     llm: str = "auto"  # auto = local when its model is installed, else extractive

@@ -1,11 +1,15 @@
 """Retrieval settings compared on a QA set, retrieval only (no LLM): one index per chunking.
 
     .venv/bin/python scripts/retrieval_sweep.py eval/rare_earths_qa.jsonl [--quick] [--embedder=NAME]
+    .venv/bin/python scripts/retrieval_sweep.py eval/rare_earths_qa.jsonl --index=eval/runs/idx '{}' '{"window_sentences": 3}'
 
-Prints one row per configuration; the table in eval/README.md comes from here."""
+Prints one row per configuration; the tables in eval/README.md come from here. With --index, each
+JSON argument is a set of changes to the default settings, run against that (default-chunked)
+index, and the row names the items whose evidence was not all in the top k."""
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +53,20 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def changes(dataset: Path, index: Path, overrides: list[dict]) -> None:
+    base = Settings(index_dir=index)
+    for update in overrides or [{}]:
+        result = run_eval(dataset, base.model_copy(update=update), retrieval_only=True)
+        summary = result["summary"]["overall"]
+        misses = [i["id"] for i in result["items"] if i["type"] != "unanswerable" and not i["scores"]["evidence_hit"]]
+        values = " | ".join(_fmt(summary.get(m)) for m in METRICS)
+        print(f"| {json.dumps(update)} | {values} | {', '.join(misses)} |", flush=True)
+
+
 if __name__ == "__main__":
     embedder = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--embedder=")), "all-MiniLM-L6-v2")
-    main(Path(sys.argv[1]), "--quick" in sys.argv, embedder)
+    index = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--index=")), None)
+    if index:
+        changes(Path(sys.argv[1]), Path(index), [json.loads(a) for a in sys.argv[2:] if a.startswith("{")])
+    else:
+        main(Path(sys.argv[1]), "--quick" in sys.argv, embedder)

@@ -122,6 +122,23 @@ def test_ask_shows_the_checked_answer_when_the_checks_change_it(index_dir, monke
     assert "Removed sentences stating figures" in result.stdout
 
 
+def test_ask_adds_another_articles_different_figure_after_the_streamed_answer(index_dir, monkeypatch):
+    from assistant.llms import registry
+    from assistant.llms.scripted import ScriptedLLM
+
+    def one_source(request):
+        n = next(n for n, text in request.passages if "62%" in text)
+        return f"China produces 62% of the world's total output [{n}]."
+
+    monkeypatch.setitem(registry._registered, "scripted", (lambda s: ScriptedLLM(one_source), "test"))
+    question = "How much of the world's rare earth mining output comes from China?"
+    result = runner.invoke(app, ["ask", question, "--llm", "scripted", "--index", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    assert "After checking" not in result.stdout  # the streamed answer stands; only the note is added
+    assert result.stdout.count("China produces 62%") == 1
+    assert "Another article gives a different figure" in result.stdout and "70%" in result.stdout
+
+
 def test_the_cli_imports_no_heavy_library():
     import subprocess
     import sys

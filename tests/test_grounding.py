@@ -1,7 +1,10 @@
 import pytest
 
-from assistant.grounding import drop_invented, drop_repeats, is_refusal, misses_what_was_asked, says_not_found
+from assistant.grounding import (
+    check, drop_invented, drop_repeats, is_refusal, misses_what_was_asked, says_not_found, share_phrases,
+)
 from assistant.prompts import REFUSAL
+from assistant.types import Chunk, Hit
 from tests.test_citations import TEXT, hit
 
 
@@ -67,14 +70,76 @@ def test_invented_figures_are_removed():
 def test_invented_names_are_removed_but_names_from_the_passages_or_question_stay():
     hits = [hit(1, "Ford halted production at a plant because of the shortage. Beijing's licences were slow.")]
     question = "Which Ford plant halted production?"
-    answer = "Ford's plant in Dearborn, Michigan halted production [1]. It blamed Beijing's slow licences [1]."
+    answer = "Ford's plant in Dearborn, Michigan halted production [1]. Ford blamed Beijing's slow licences [1]."
     kept, removed = drop_invented(answer, hits, question)
     assert removed == ["Ford's plant in Dearborn, Michigan halted production [1]."]
-    assert kept == "It blamed Beijing's slow licences [1]."
+    assert kept == "Ford blamed Beijing's slow licences [1]."
     assert drop_invented("It cites Title d and Passage 1 [1].", hits) == ("It cites Title d and Passage 1 [1].", [])
+
+
+def test_a_sentence_going_on_from_a_removed_one_goes_with_it():
+    hits = [hit(1, "Exports were curbed in April. Ford halted production at a plant.")]
+    answer = "Ford's plant in Dearborn halted production [1]. This occurred in April [1]. Exports were curbed in April [1]."
+    kept, removed = drop_invented(answer, hits, "Which Ford plant halted production?")
+    assert removed == ["Ford's plant in Dearborn halted production [1].", "This occurred in April [1]."]
+    assert kept == "Exports were curbed in April [1]."
+    checked = check("[1] Ford's plant in Dearborn halted production. This occurred in April.", hits, "Which Ford plant?")
+    assert checked.text == "" and len(checked.removed) == 2  # the marker left alone is no answer
+    # The same sentence after a kept one stays.
+    answer = "Ford halted production [1]. This occurred in April [1]."
+    assert drop_invented(answer, hits, "When did Ford halt production?") == (answer, [])
+
+
+def test_copied_passage_headings_are_not_taken_for_answers():
+    hits = [Hit(chunk=Chunk(id="d#1", doc_id="d", start=0, end=30, text="China refines 90% of them."), score=1.0, rank=1,
+                title="China’s Rare Earth Strategy", date="2025-06-07")]
+    answer = "[1] China's Rare Earth Strategy — 2025-06-07\nAnalysts say China holds a grip on the supply."
+    checked = check(answer, hits, "What share of magnet manufacturing is in China?")
+    assert "2025" not in checked.withheld and checked.withheld.startswith("(no quantity")
+    assert not checked.text
 
 
 def test_figures_match_however_the_passage_writes_them():
     hits = [hit(1, "Several days earlier, on 06 June 2025, Trump revealed it. Output reached 1,200 tonnes.")]
     answer = "On June 6, 2025, Trump announced it [1]. Output was 1200 tonnes [1]."
     assert drop_invented(answer, hits) == (answer, [])
+
+
+@pytest.fixture(scope="module")
+def minilm_similarity():
+    from assistant.embedders import load_embedder
+
+    embedder = load_embedder("all-MiniLM-L6-v2")
+
+    def similarity(text, others):
+        vectors = embedder.embed([text, *others])
+        return (vectors[1:] @ vectors[0]).tolist()
+
+    return similarity
+
+
+def test_share_phrases_reads_what_is_asked_and_what_is_stated():
+    asked, stated = share_phrases("What percentage of the world's rare earth reserves lie in China?",
+                           "China controls nearly 90% of the world's processing capacity, and 62% of output [1].")
+    assert asked == "the world's rare earth reserves lie" and stated == ["the world's processing capacity", "output"]
+    assert share_phrases("How long did the call last?", "It lasted 90 minutes.") == ("", [])
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "lacking"),
+    [
+        ("What percentage of the world's rare earth reserves lie in China?",
+         "China dominates the market, controlling nearly 90% of the world's processing capacity [1].", True),
+        ("What share of global rare earth magnet manufacturing takes place in China?",
+         "China controls nearly 90% of the world's processing capacity [3].", True),
+        ("What share of affected companies fear their inventory will run out?",
+         "75% of affected businesses say their inventory could run dry [1].", False),
+        ("What fraction of global critical mineral production is under Beijing's control?",
+         "Beijing controls 70% of the world's critical minerals output [1].", False),
+        ("What proportion of America's rare earth imports came from China?",
+         "China accounted for 70% of US rare earth imports between 2020 and 2023 [1].", False),
+    ],
+)
+def test_a_share_of_something_else_than_was_asked_does_not_answer(minilm_similarity, question, answer, lacking):
+    assert bool(misses_what_was_asked(answer, question, minilm_similarity)) == lacking
+    assert misses_what_was_asked(answer, question) == ""  # without a similarity the check is off
