@@ -31,13 +31,23 @@ def cited_numbers(text: str) -> list[int]:
     return [n for m in MARKER.finditer(text) for n in _numbers(m.group(1))]
 
 
+_LEADING_MARKERS = re.compile(rf"^(?:\s*{MARKER.pattern})+", re.IGNORECASE)
+_TRAILING_MARKER = re.compile(rf"{MARKER.pattern}[\s.]*$", re.IGNORECASE)
+
+
 def _claims(text: str) -> list[tuple[str, list[int]]]:
     """Each answer sentence with the passage numbers it cites."""
-    out = []
+    # "A. [1] B. [2]" cites after each sentence, "[1] A. [2] B." before it: the sentence splitter
+    # puts "[1]" at the head of "B." either way, so which one it is comes from the text's ends.
+    cites_after = bool(_TRAILING_MARKER.search(text)) and not _LEADING_MARKERS.match(text)
+    out: list[tuple[str, list[int]]] = []
     for s, e in sentence_spans(text):
         sentence = text[s:e]
-        nums = [n for m in MARKER.finditer(sentence) for n in _numbers(m.group(1))]
-        out.append((MARKER.sub("", sentence), nums))
+        leading = _LEADING_MARKERS.match(sentence)
+        if cites_after and leading and out:
+            out[-1][1].extend(cited_numbers(leading.group(0)))
+            sentence = sentence[leading.end():]
+        out.append((MARKER.sub("", sentence), cited_numbers(sentence)))
     # A marker standing alone ("... rose. [2]", or "[1]. China ...") belongs to its neighbour sentence.
     merged: list[tuple[str, list[int]]] = []
     carry: list[int] = []

@@ -31,3 +31,11 @@ def test_a_leading_or_trailing_lone_marker_belongs_to_its_neighbour():
     assert cites[0].quote == "It refines 90% of them." and cites[0].supported
     _, cites, _ = resolve("China mines about 70% of rare earths. [1]", hits)
     assert cites[0].quote == "China mines about 70% of rare earths."
+
+
+def test_markers_after_each_sentence_or_before_it_cite_that_sentence():
+    hits = [hit(1, "China mines about 70% of rare earths.", "a"), hit(2, "Exports of magnets fell sharply in April.", "b")]
+    for answer in ("China mines about 70% of rare earths. [1] Exports of magnets fell in April. [2]",
+                   "[1] China mines about 70% of rare earths. [2] Exports of magnets fell in April."):
+        _, cites, _ = resolve(answer, hits)
+        assert [(c.n, c.supported) for c in cites] == [(1, True), (2, True)], answer
