@@ -1,11 +1,14 @@
 """The model cites passages as [n]; here each number is mapped back to its chunk, numbers that were
-never shown are stripped (and recorded), and each citation gets the passage sentence that best
-matches the claim citing it, with its exact offsets in the document."""
+never shown are stripped (and recorded), a claim copied from another passage than the one it
+names is moved to that passage (and recorded), and each citation gets the passage sentence that
+best matches the claim citing it, with its exact offsets in the document."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from assistant.chunking import sentence_spans
 from assistant.lexical import tokenize
@@ -35,30 +38,39 @@ _LEADING_MARKERS = re.compile(rf"^(?:\s*{MARKER.pattern})+", re.IGNORECASE)
 _TRAILING_MARKER = re.compile(rf"{MARKER.pattern}[\s.]*$", re.IGNORECASE)
 
 
-def _claims(text: str) -> list[tuple[str, list[int]]]:
-    """Each answer sentence with the passage numbers it cites."""
+@dataclass
+class _Claim:
+    text: str  # the sentence, markers removed
+    markers: list[tuple[int, int, list[int]]] = field(default_factory=list)  # (start, end, numbers) in the answer
+
+    @property
+    def numbers(self) -> list[int]:
+        return [n for _, _, nums in self.markers for n in nums]
+
+
+def _claims(text: str) -> list[_Claim]:
+    """Each answer sentence with the markers that cite passages for it."""
     # "A. [1] B. [2]" cites after each sentence, "[1] A. [2] B." before it: the sentence splitter
     # puts "[1]" at the head of "B." either way, so which one it is comes from the text's ends.
     cites_after = bool(_TRAILING_MARKER.search(text)) and not _LEADING_MARKERS.match(text)
-    out: list[tuple[str, list[int]]] = []
+    out: list[_Claim] = []
     for s, e in sentence_spans(text):
         sentence = text[s:e]
+        markers = [(s + m.start(), s + m.end(), _numbers(m.group(1))) for m in MARKER.finditer(sentence)]
         leading = _LEADING_MARKERS.match(sentence)
         if cites_after and leading and out:
-            out[-1][1].extend(cited_numbers(leading.group(0)))
-            sentence = sentence[leading.end():]
-        out.append((MARKER.sub("", sentence), cited_numbers(sentence)))
+            moved = [m for m in markers if m[1] <= s + leading.end()]
+            out[-1].markers.extend(moved)
+            markers, sentence = markers[len(moved):], sentence[leading.end():]
+        out.append(_Claim(MARKER.sub("", sentence), markers))
     # A marker standing alone ("... rose. [2]", or "[1]. China ...") belongs to its neighbour sentence.
-    merged: list[tuple[str, list[int]]] = []
-    carry: list[int] = []
-    for claim, nums in out:
-        if not claim.strip(" .:"):
-            if merged:
-                merged[-1][1].extend(nums)
-            else:
-                carry.extend(nums)
+    merged: list[_Claim] = []
+    carry: list[tuple[int, int, list[int]]] = []
+    for claim in out:
+        if not claim.text.strip(" .:"):
+            (merged[-1].markers if merged else carry).extend(claim.markers)
             continue
-        merged.append((claim, carry + nums))
+        merged.append(_Claim(claim.text, carry + claim.markers))
         carry = []
     return merged
 
@@ -93,8 +105,38 @@ def best_quote(claim: str, hit: Hit) -> tuple[int, int, str, float]:
     return offset + s, offset + e, text[s:e], score
 
 
-def resolve(answer_text: str, hits: Sequence[Hit]) -> tuple[str, list[Citation], list[int]]:
-    """(answer with unknown markers removed, citations in order of first use, dropped numbers)."""
+RECITE_MARGIN = 0.2  # another passage matches the claim this much better than every cited one
+RECITE_MIN = 0.5  # and holds at least half of it
+
+
+def _recite(text: str, claims: list[_Claim], shown: dict[int, Hit]) -> tuple[str, list[tuple[int, int]]]:
+    """Move a claim's markers to the passage it was copied from, when the model numbered it wrong:
+    small models copy a sentence from passage 3 and write [4]. Returns the text and (from, to) pairs."""
+    edits: list[tuple[int, int, str]] = []
+    moved: list[tuple[int, int]] = []
+    for claim in claims:
+        nums = [n for n in claim.numbers if n in shown]
+        if not nums or len(set(tokenize(claim.text))) < 4:  # "As passage 2 says." has nothing to match
+            continue
+        score = {n: best_quote(claim.text, hit)[3] for n, hit in shown.items()}
+        best = max((n for n in shown if n not in nums), key=score.__getitem__, default=None)
+        if best is not None and score[best] >= max(max(score[n] for n in nums) + RECITE_MARGIN, RECITE_MIN):
+            edits += [(start, end, f"[{best}]" if i == 0 else "") for i, (start, end, _) in enumerate(claim.markers)]
+            moved += [(n, best) for n in dict.fromkeys(nums)]
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text, moved
+
+
+class Resolved(NamedTuple):
+    text: str  # the answer with unknown markers removed and misnumbered ones moved
+    citations: list[Citation]  # in order of first use
+    dropped: list[int]  # numbers of passages that were never shown
+    recited: list[tuple[int, int]]  # (from, to): markers moved to the passage the claim was copied from
+
+
+def resolve(answer_text: str, hits: Sequence[Hit]) -> Resolved:
+    """The answer's markers checked against the shown passages (numbered from 1), and its citations."""
     shown = {i: h for i, h in enumerate(hits, 1)}
     dropped: list[int] = []
 
@@ -106,12 +148,13 @@ def resolve(answer_text: str, hits: Sequence[Hit]) -> tuple[str, list[Citation],
 
     text = MARKER.sub(strip_unknown, answer_text)
     text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+    text, recited = _recite(text, _claims(text), shown)
 
     chosen: dict[int, tuple[float, Citation]] = {}
-    for claim, nums in _claims(text):
-        for n in nums:
+    for claim in _claims(text):
+        for n in claim.numbers:
             hit = shown[n]
-            start, end, quote, score = best_quote(claim, hit)
+            start, end, quote, score = best_quote(claim.text, hit)
             citation = Citation(
                 n=n, doc_id=hit.chunk.doc_id, title=hit.title, chunk_id=hit.chunk.id,
                 start=start, end=end, quote=quote, supported=score >= 0.25,
@@ -123,4 +166,4 @@ def resolve(answer_text: str, hits: Sequence[Hit]) -> tuple[str, list[Citation],
         for n in _numbers(m.group(1)):
             if n in chosen and n not in order:
                 order.append(n)
-    return text, [chosen[n][1] for n in order], dropped
+    return Resolved(text, [chosen[n][1] for n in order], dropped, recited)

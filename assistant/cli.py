@@ -106,6 +106,9 @@ def render_sources(answer) -> None:
         out.print(f"[yellow]Withheld the model's answer {escape(answer.withheld)}[/yellow]")
     if answer.dropped_citations:
         out.print(f"[yellow]Removed citations to passages the model was not shown: {answer.dropped_citations}[/yellow]")
+    if answer.recited:
+        moved = ", ".join(f"[{n}] → [{m}]" for n, m in answer.recited)
+        out.print(f"[yellow]Moved citations to the passage the sentence was copied from: {moved}[/yellow]")
     render_retrieval_notes(answer)
 
 

@@ -160,11 +160,11 @@ class Assistant:
             relay(raw)
         t3 = time.perf_counter()
         checked = grounding.check(raw, shown, query, self.similarity)
-        body = checked.text if checked.text.strip() else REFUSAL
-        if not grounding.is_refusal(body) and (differing := disagreements.differing_sentences(
-                query, body, shown, ranked, self.similarity)):
-            body = f"{body} {disagreements.note(differing, query)}"
-        text, cites, dropped = citations.resolve(body, shown)
+        text, cites, dropped, recited = citations.resolve(checked.text if checked.text.strip() else REFUSAL, shown)
+        # After resolving, so that a misnumbered citation is not taken for the article the answer cites.
+        if not grounding.is_refusal(text) and (differing := disagreements.differing_sentences(
+                query, text, shown, ranked, self.similarity)):
+            text, cites, _, _ = citations.resolve(f"{text} {disagreements.note(differing, query)}", shown)
         refused = (grounding.is_refusal(text) or grounding.says_not_found(text)) and not cites
         timings = {
             "rewrite": (t1 - t0) * 1000, "retrieval": (t2 - t1) * 1000, "generation": (t3 - t2) * 1000,
@@ -174,7 +174,7 @@ class Assistant:
             timings["first_token"] = (first_token[0] - t0) * 1000
         return Answer(
             question=question, answer=text, refused=refused, citations=tuple(cites), hits=tuple(shown),
-            llm=self.llm.name, timings_ms=timings, dropped_citations=tuple(dropped),
+            llm=self.llm.name, timings_ms=timings, dropped_citations=tuple(dropped), recited=tuple(recited),
             omitted_passages=tuple(h.chunk.id for h in omitted), removed_claims=tuple(checked.removed), withheld=checked.withheld,
             usage=usage,
             settings_fingerprint=self.settings.fingerprint(),

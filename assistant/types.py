@@ -70,6 +70,7 @@ class Answer:
     llm: str
     timings_ms: dict = field(default_factory=dict)
     dropped_citations: tuple[int, ...] = ()  # [n] the model wrote that were never shown to it
+    recited: tuple[tuple[int, int], ...] = ()  # (n, m): a claim citing [n] was copied from passage m, so cites [m]
     omitted_passages: tuple[str, ...] = ()  # chunk ids retrieved but cut to fit the context window
     removed_claims: tuple[str, ...] = ()  # answer sentences dropped for stating figures or names no passage has
     withheld: str = ""  # the model's answer, when it lacked what the question asks for (then refused)
@@ -100,6 +101,7 @@ class Answer:
             "llm": self.llm,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "dropped_citations": list(self.dropped_citations),
+            "recited": [list(pair) for pair in self.recited],
             "omitted_passages": list(self.omitted_passages),
             "removed_claims": list(self.removed_claims),
             "withheld": self.withheld,

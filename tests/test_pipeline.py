@@ -78,3 +78,17 @@ def test_prompt_sentences_show_the_model_only_the_best_sentences(settings):
     numbers = [int(line[1:line.index("]")]) for line in short_prompt.splitlines() if line.startswith("[")]
     assert 1 <= len(numbers) <= 3 and numbers == sorted(numbers)  # passage numbers kept for citations
     assert compact.hits == whole.hits and compact.citations[0].doc_id == "000_48c4cad9349ce6bf"
+
+
+def test_a_sentence_copied_from_one_passage_but_numbered_as_another_is_cited_where_it_is(settings):
+    def misnumbered(request):
+        n = next(n for n, text in request.passages if "producing 62% of the world" in text)
+        wrong = next(m for m, _ in request.passages if m != n)
+        return (f"According to a report by the US Geological Survey published in 2023, China dominates the market "
+                f"for rare earths, producing 62% of the world's total output [{wrong}].")
+
+    answer = Assistant(settings, llm=ScriptedLLM(misnumbered)).ask("How much of the world's rare earth output comes from China?")
+    (wrong, right), = answer.recited
+    assert f"[{right}]" in answer.answer and f"[{wrong}]" not in answer.answer.split("Another article")[0]
+    assert answer.citations[0].n == right and "62%" in answer.citations[0].quote
+    assert answer.to_json()["recited"] == [[wrong, right]]

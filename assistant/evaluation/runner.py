@@ -66,6 +66,7 @@ class QuestionRunner:
                 "answer": answer.answer, "refused": answer.refused,
                 "citations": [citation_record(c) for c in answer.citations],
                 "removed_claims": list(answer.removed_claims), "withheld": answer.withheld,
+                "recited": [list(pair) for pair in answer.recited],
             }
             timings = {"retrieval": answer.timings_ms["retrieval"], "total": answer.timings_ms["total"]}
         else:
