@@ -48,6 +48,15 @@ class _Claim:
         return [n for _, _, nums in self.markers for n in nums]
 
 
+_POINTING = {"passag", "articl", "sourc", "state", "mention", "found", "inform", "accord", "from", "given", "said"}
+
+
+def _only_points(sentence: str) -> bool:
+    """'This is stated in passage .' (marker removed): a pointer to a passage, no claim of its own."""
+    terms = set(tokenize(sentence))
+    return bool(terms) and terms <= _POINTING and bool(terms & {"passag", "articl", "sourc"})
+
+
 def _claims(text: str) -> list[_Claim]:
     """Each answer sentence with the markers that cite passages for it."""
     # "A. [1] B. [2]" cites after each sentence, "[1] A. [2] B." before it: the sentence splitter
@@ -63,11 +72,12 @@ def _claims(text: str) -> list[_Claim]:
             out[-1].markers.extend(moved)
             markers, sentence = markers[len(moved):], sentence[leading.end():]
         out.append(_Claim(MARKER.sub("", sentence), markers))
-    # A marker standing alone ("... rose. [2]", or "[1]. China ...") belongs to its neighbour sentence.
+    # A marker standing alone ("... rose. [2]", or "[1]. China ...") or in a sentence that only points
+    # to it ("This is stated in passage [1].") belongs to its neighbour sentence.
     merged: list[_Claim] = []
     carry: list[tuple[int, int, list[int]]] = []
     for claim in out:
-        if not claim.text.strip(" .:"):
+        if not claim.text.strip(" .:") or _only_points(claim.text):
             (merged[-1].markers if merged else carry).extend(claim.markers)
             continue
         merged.append(_Claim(claim.text, carry + claim.markers))

@@ -51,3 +51,9 @@ def test_a_claim_copied_from_another_passage_than_it_names_is_moved_there():
     assert [(c.n, c.supported) for c in cites] == [(2, True), (1, True)]
     # A claim its own passage supports stays, even when another passage also shares words with it.
     assert resolve("China controls nearly 90% of processing capacity [1].", hits).recited == []
+
+
+def test_a_sentence_that_only_points_to_a_passage_lends_its_marker_to_the_claim_before_it():
+    hits = [hit(1, "Exports fell in April. China mines about 70% of rare earths.", "a")]
+    _, cites, _, _ = resolve("China mines about 70% of rare earths. This is stated in passage [1].", hits)
+    assert cites[0].quote == "China mines about 70% of rare earths." and cites[0].supported
