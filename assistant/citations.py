@@ -158,10 +158,13 @@ def resolve(answer_text: str, hits: Sequence[Hit]) -> Resolved:
 
     text = MARKER.sub(strip_unknown, answer_text)
     text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
-    text, recited = _recite(text, _claims(text), shown)
+    claims = _claims(text)
+    text, recited = _recite(text, claims, shown)
+    if recited:
+        claims = _claims(text)  # the markers moved
 
     chosen: dict[int, tuple[float, Citation]] = {}
-    for claim in _claims(text):
+    for claim in claims:
         for n in claim.numbers:
             hit = shown[n]
             start, end, quote, score = best_quote(claim.text, hit)

@@ -9,12 +9,10 @@ import re
 from collections.abc import Callable, Sequence
 
 from assistant.citations import MARKER, cited_numbers
-from assistant.grounding import Similarity, asks_for_date, asks_for_quantity
+from assistant.grounding import MONTHS, WEEKDAYS, Similarity, asks_for_date, asks_for_quantity
 from assistant.types import Hit
 
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-_DATE = re.compile(rf"\b(?:(\d{{1,2}})\s+)?({_MONTHS})(?:\s+(\d{{1,2}})\b)?|\b({_WEEKDAYS})\b|\b((?:19|20)\d\d)\b", re.IGNORECASE)
+_DATE = re.compile(rf"\b(?:(\d{{1,2}})\s+)?({MONTHS})(?:\s+(\d{{1,2}})\b)?|\b({WEEKDAYS})\b|\b((?:19|20)\d\d)\b", re.IGNORECASE)
 _SHARE = re.compile(r"(\d[\d.]*)\s*(?:%|per ?cent\b|percent\b)|\b(?:nearly|almost|virtually|practically) (all|none)\b", re.IGNORECASE)
 
 RELEVANCE_MARGIN = 0.1  # the other sentence scores within this of the best-matching sentence
@@ -63,7 +61,8 @@ def differing_sentences(
         doc = hits[n - 1].chunk.doc_id
         if doc in cited or doc in candidates:
             continue
-        if values(sentence) and not values(sentence) & stated:
+        given = values(sentence)
+        if given and not given & stated:
             candidates[doc] = (n, sentence)
     if not candidates:
         return []

@@ -116,9 +116,10 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _ASKS_DATE = re.compile(r"^\s*when\b|\b(in )?what (date|day|year|month)\b|\bwhich (date|day|year|month)\b", re.IGNORECASE)
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _DATE = re.compile(
-    r"\b(1[89]\d\ds?|20\d\ds?|january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|ago|decades?|century"
+    rf"\b(1[89]\d\ds?|20\d\ds?|{MONTHS}|{WEEKDAYS}|today|yesterday|tomorrow|ago|decades?|century"
     r"|(last|next|this|earlier this|later this) (week|month|year|spring|summer|autumn|fall|winter))\b",
     re.IGNORECASE,
 )
