@@ -42,6 +42,7 @@ _TRAILING_MARKER = re.compile(rf"{MARKER.pattern}[\s.]*$", re.IGNORECASE)
 class _Claim:
     text: str  # the sentence, markers removed
     markers: list[tuple[int, int, list[int]]] = field(default_factory=list)  # (start, end, numbers) in the answer
+    span: tuple[int, int] = (0, 0)  # the sentence in the answer, with the marker-only sentences that go with it
 
     @property
     def numbers(self) -> list[int]:
@@ -70,19 +71,33 @@ def _claims(text: str) -> list[_Claim]:
         if cites_after and leading and out:
             moved = [m for m in markers if m[1] <= s + leading.end()]
             out[-1].markers.extend(moved)
-            markers, sentence = markers[len(moved):], sentence[leading.end():]
-        out.append(_Claim(MARKER.sub("", sentence), markers))
+            out[-1].span = (out[-1].span[0], s + leading.end())
+            markers, sentence, s = markers[len(moved):], sentence[leading.end():], s + leading.end()
+        out.append(_Claim(MARKER.sub("", sentence), markers, (s, e)))
     # A marker standing alone ("... rose. [2]", or "[1]. China ...") or in a sentence that only points
     # to it ("This is stated in passage [1].") belongs to its neighbour sentence.
     merged: list[_Claim] = []
     carry: list[tuple[int, int, list[int]]] = []
+    carry_start = -1
     for claim in out:
         if not claim.text.strip(" .:") or _only_points(claim.text):
-            (merged[-1].markers if merged else carry).extend(claim.markers)
+            if merged:
+                merged[-1].markers.extend(claim.markers)
+                merged[-1].span = (merged[-1].span[0], claim.span[1])
+            else:
+                carry.extend(claim.markers)
+                carry_start = claim.span[0] if carry_start < 0 else carry_start
             continue
-        merged.append(_Claim(claim.text, carry + claim.markers))
-        carry = []
+        start = carry_start if carry_start >= 0 else claim.span[0]
+        merged.append(_Claim(claim.text, carry + claim.markers, (start, claim.span[1])))
+        carry, carry_start = [], -1
     return merged
+
+
+def claims(text: str) -> list[tuple[str, list[int], tuple[int, int]]]:
+    """(sentence without markers, the passage numbers cited for it, its span in the text) of each
+    sentence of an answer; a marker standing alone belongs to its neighbour sentence."""
+    return [(c.text.strip(), c.numbers, c.span) for c in _claims(text)]
 
 
 _FIGURE = re.compile(r"\d[\d,.]*\d|\d")

@@ -126,7 +126,9 @@ def render_passages(answer) -> None:
 
 
 def _footer(answer) -> str:
-    label = "extractive: sentences quoted from the passages, no language model" if answer.llm == "extractive" else answer.llm
+    label = {"extractive": "sentences quoted from the passages, no language model",
+             "select": "sentences chosen by the model, quoted"}.get(answer.strategy, "")
+    label = f"{answer.llm} ({label})" if label else answer.llm
     return f"answered by {label} in {answer.timings_ms.get('total', 0) / 1000:.1f} s"
 
 

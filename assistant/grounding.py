@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant import values
 from assistant.chunking import sentence_spans
 from assistant.citations import MARKER, figures
 from assistant.prompts import REFUSAL
@@ -60,11 +61,11 @@ def _bare(word: str) -> str:
     return re.sub(r"['’]s$", "", word.lower())
 
 
-def _words(text: str) -> set[str]:
+def words(text: str) -> set[str]:
     return {_bare(w) for w in _WORD.findall(text)}
 
 
-def _names(sentence: str) -> set[str]:
+def names(sentence: str) -> set[str]:
     """Capitalised words after the first: the names a sentence states."""
     return {_bare(w) for w in _WORD.findall(sentence)[1:] if w[0].isupper()} - _NOT_NAMES
 
@@ -78,12 +79,12 @@ def drop_invented(answer_text: str, hits: Sequence[Hit], question: str = "") -> 
     ("This occurred in April, ...") goes with it. Returns the kept text and the removed sentences."""
     shown = [f"{h.title} {h.date} {h.shown_text}" for h in hits]  # the model sees each passage's title and date too
     known_figures = set().union(*(figures(text) for text in shown))
-    known_words = _words(question).union(*(_words(text) for text in shown))
+    known_words = words(question).union(*(words(text) for text in shown))
     kept, removed, previous = [], [], ""
     for s, e in sentence_spans(answer_text):
         sentence = answer_text[s:e]
         claim = _PASSAGE_MENTION.sub("", MARKER.sub("", sentence))  # "as passage 2 says" states no figure
-        invented = (figures(claim) - known_figures) or (_names(claim) - known_words)
+        invented = (figures(claim) - known_figures) or (names(claim) - known_words)
         refers_to_removed = bool(removed) and removed[-1] == previous and bool(_REFERS_BACK.match(claim))
         (removed if invented or refers_to_removed else kept).append(sentence)
         previous = sentence
@@ -116,8 +117,8 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _ASKS_DATE = re.compile(r"^\s*when\b|\b(in )?what (date|day|year|month)\b|\bwhich (date|day|year|month)\b", re.IGNORECASE)
-MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+MONTHS = "|".join(values.MONTHS)
+WEEKDAYS = "|".join(values.WEEKDAYS)
 _DATE = re.compile(
     rf"\b(1[89]\d\ds?|20\d\ds?|{MONTHS}|{WEEKDAYS}|today|yesterday|tomorrow|ago|decades?|century"
     r"|(last|next|this|earlier this|later this) (week|month|year|spring|summer|autumn|fall|winter))\b",
@@ -129,8 +130,8 @@ _ASKS_NAME = re.compile(r"^\s*who\b|\bwhat (is|was|are|were) the names?\b", re.I
 
 def _has_new_name(answer_text: str, question: str) -> bool:
     """A capitalised word, not opening a sentence, that the question does not already contain."""
-    asked = _words(question)
-    return any(_names(answer_text[s:e]) - asked for s, e in sentence_spans(answer_text))
+    asked = words(question)
+    return any(names(answer_text[s:e]) - asked for s, e in sentence_spans(answer_text))
 
 
 # "What share of the world's rare earth reserves ...?" against "... 90% of the world's processing capacity".

@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from assistant import citations, disagreements, grounding
+from assistant import citations, disagreements, grounding, sentences, strategies, support
 from assistant.embedders import load_embedder
 from assistant.errors import AssistantError
 from assistant.llms import Request, create
@@ -26,18 +26,6 @@ _FOLLOW_UP = re.compile(
 )
 
 
-def format_passages(hits: Sequence[Hit], only: dict[int, list[str]] | None = None) -> str:
-    """Numbered passages for the prompt; with `only`, just those sentences of those passages."""
-    blocks = []
-    for n, hit in enumerate(hits, 1):
-        if only is not None and n not in only:
-            continue
-        body = " ".join(only[n]) if only is not None else hit.shown_text
-        head = " — ".join(x for x in (hit.title, hit.date) if x)
-        blocks.append(f"[{n}] {head}\n{body}" if head else f"[{n}] {body}")
-    return "\n\n".join(blocks)
-
-
 class Assistant:
     """A loaded index, embedder, retriever and LLM: build once, ask many times (a chat session)."""
 
@@ -47,6 +35,7 @@ class Assistant:
         self.embedder = load_embedder(settings.embedder, settings.embed_batch_size)
         self.retriever = Retriever(self.index, self.embedder, settings)
         self.llm = llm if llm is not None else create(settings)
+        self.strategy = strategies.choose(settings, self.llm)
         self.template = load_template(settings.prompt, "answer")
 
     def similarity(self, text: str, others: list[str]) -> list[float]:
@@ -61,7 +50,7 @@ class Assistant:
         if not history or not _FOLLOW_UP.search(question):
             return question
         previous = history[-1][0]
-        if getattr(self.llm, "name", "") != "extractive":
+        if getattr(self.llm, "writes", True):
             template = load_template("rewrite", "rewrite")
             transcript = "\n".join(f"User: {q}\nAssistant: {a[:300]}" for q, a in history[-3:])
             request = Request(messages=template.messages(history=transcript, question=question), max_tokens=60)
@@ -82,43 +71,12 @@ class Assistant:
         count = getattr(self.llm, "count_tokens", estimate_tokens)
         kept = list(hits)
         while kept:
-            messages = self.template.messages(passages=format_passages(kept), question=question, refusal=REFUSAL)
+            messages = self.template.messages(passages=strategies.format_passages(kept), question=question, refusal=REFUSAL)
             needed = sum(count(m["content"]) for m in messages) + 16 * len(messages) + self.settings.max_tokens
             if needed <= window:
                 break
             kept.pop()
         return kept, hits[len(kept):]
-
-    def rank_sentences(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, int, int, str]]:
-        """(score, position, passage number, sentence) of every shown sentence, best first."""
-        from assistant.llms.extractive import ExtractiveBackend
-
-        return ExtractiveBackend(self.embedder).ranked(question, [(n, h.shown_text) for n, h in enumerate(hits, 1)])
-
-    def select_context(
-        self, question: str, hits: Sequence[Hit], ranked: Callable[[], list[tuple[float, int, int, str]]]
-    ) -> tuple[bool, dict[int, list[str]] | None]:
-        """(answerable, the sentences to show). Small models answer whatever they are asked, so a
-        question no passage sentence matches is refused before the model sees it; with
-        `prompt_sentences`, the model sees only that many best-matching sentences, in passage order.
-        `ranked()` is `rank_sentences(question, hits)`, called only when needed."""
-        s = self.settings
-        if getattr(self.llm, "name", "") == "extractive" or (s.answerable_threshold <= 0 and not s.prompt_sentences):
-            return True, None
-        ranked = ranked()
-        if not ranked or ranked[0][0] < s.answerable_threshold:
-            return False, None
-        if not s.prompt_sentences:
-            return True, None
-        best: dict[str, tuple[int, int]] = {}  # overlapping passages repeat sentences: show each once
-        for _, position, n, sentence in ranked:
-            if len(best) >= s.prompt_sentences:
-                break
-            best.setdefault(sentence, (position, n))
-        only: dict[int, list[str]] = {}
-        for sentence, (_, n) in sorted(best.items(), key=lambda kv: kv[1][0]):
-            only.setdefault(n, []).append(sentence)
-        return True, only
 
     def ask(
         self,
@@ -143,40 +101,33 @@ class Assistant:
             if on_text:
                 on_text(piece)
 
-        ranked = functools.cache(lambda: self.rank_sentences(query, shown))
-        answerable, only = self.select_context(query, shown, ranked) if shown else (False, None)
-        usage: dict = {}
-        if answerable:
-            messages = self.template.messages(passages=format_passages(shown, only), question=query, refusal=REFUSAL)
-            request = Request(
-                messages=messages, question=query, passages=tuple((n, h.shown_text) for n, h in enumerate(shown, 1)),
-                max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
-            )
-            completion = self.llm.generate(request, relay)
-            raw = completion.text
-            usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
-        else:
-            raw = REFUSAL  # nothing retrieved, or nothing that matches the question
-            relay(raw)
+        ranked = functools.cache(lambda: sentences.rank(self.embedder, query, shown))
+        run = strategies.RUN[self.strategy]
+        draft = run(self, query, shown, ranked, relay) if shown else strategies.Draft(REFUSAL)
         t3 = time.perf_counter()
-        checked = grounding.check(raw, shown, query, self.similarity)
-        text, cites, dropped, recited = citations.resolve(checked.text if checked.text.strip() else REFUSAL, shown)
+        text, cites, dropped, recited = citations.resolve(draft.text, shown)
+        supported = support.check(text, shown, query)
+        if supported.text != text:
+            text, cites, _, _ = citations.resolve(supported.text, shown)
         # After resolving, so that a misnumbered citation is not taken for the article the answer cites.
         if not grounding.is_refusal(text) and (differing := disagreements.differing_sentences(
                 query, text, shown, ranked, self.similarity)):
-            text, cites, _, _ = citations.resolve(f"{text} {disagreements.note(differing, query)}", shown)
+            text, cites, _, _ = citations.resolve(f"{text}\n{disagreements.note(differing, query, shown)}", shown)
+        claims = support.check(text, shown, query).claims
         refused = (grounding.is_refusal(text) or grounding.says_not_found(text)) and not cites
+        if not draft.streamed:
+            relay(text)  # only what stands after the checks is shown
+        t4 = time.perf_counter()
         timings = {
             "rewrite": (t1 - t0) * 1000, "retrieval": (t2 - t1) * 1000, "generation": (t3 - t2) * 1000,
-            "total": (t3 - t0) * 1000,
+            "checks": (t4 - t3) * 1000, "total": (t4 - t0) * 1000,
         }
         if first_token:
             timings["first_token"] = (first_token[0] - t0) * 1000
         return Answer(
             question=question, answer=text, refused=refused, citations=tuple(cites), hits=tuple(shown),
-            llm=self.llm.name, timings_ms=timings, dropped_citations=tuple(dropped), recited=tuple(recited),
-            omitted_passages=tuple(h.chunk.id for h in omitted), removed_claims=tuple(checked.removed), withheld=checked.withheld,
-            usage=usage,
-            settings_fingerprint=self.settings.fingerprint(),
-            query=query,
+            llm=self.llm.name, strategy=self.strategy, timings_ms=timings, dropped_citations=tuple(dropped),
+            recited=tuple(recited), omitted_passages=tuple(h.chunk.id for h in omitted),
+            removed_claims=draft.removed + supported.removed, withheld=draft.withheld, usage=draft.usage,
+            claims=claims, selection=draft.selection, settings_fingerprint=self.settings.fingerprint(), query=query,
         )

@@ -16,6 +16,7 @@ REFUSAL = "The articles do not contain the answer to this question."
 OPTIONAL_VARIABLES = {"answer": {"refusal"}}
 EXPECTED_VARIABLES = {
     "answer": {"passages", "question"},
+    "select": {"sentences", "question"},
     "rewrite": {"history", "question"},
     "judge": {"question", "answer", "evidence", "check"},
 }

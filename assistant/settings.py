@@ -58,13 +58,21 @@ class Settings(BaseSettings):
 
     # Answering.
     llm: str = "auto"  # auto = local when its model is installed, else extractive
-    prompt: str = "answer"
+    # select (evidence-first), free (prose), extractive (no model); auto = the backend's own (strategies.py)
+    strategy: Literal["auto", "select", "free", "extractive"] = "auto"
+    prompt: str = "answer"  # the free strategy's template
+    select_prompt: str = "select"  # the select strategy's template
+    select_max_tokens: int = Field(120, ge=16)
+    select_max_evidence: int = Field(4, ge=1)  # sentences the model may choose
+    select_top_logprobs: int = Field(10, ge=0)  # alternatives read per step, for p_none (0 = not read)
+    select_refuse_p_none: float = Field(1.01, ge=0.0, le=1.01)  # refuse when p(no sentence answers) >= this
     temperature: float = 0.0
     max_tokens: int = 400
     extractive_threshold: float = 0.45
     # Language models are not asked when no passage sentence matches the question this well (0 = always ask).
     answerable_threshold: float = 0.45
     extractive_sentences: int = 3
+    extractive_margin: float = 0.12  # quote sentences scoring within this of the best one
     prompt_sentences: int = Field(12, ge=0)  # show a language model only this many best sentences (0 = whole passages)
 
     # OpenAI-compatible servers (OPENAI_BASE_URL / OPENAI_API_KEY are honoured too).

@@ -61,6 +61,19 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One sentence of an answer and whether a passage it cites holds it (checked in `support.py`)."""
+
+    text: str  # the sentence, citation markers removed
+    cited: tuple[int, ...]  # the passage numbers it cites
+    supported: bool
+    doc_id: str = ""  # the supporting quote: document and offsets in its cleaned text
+    start: int = -1
+    end: int = -1
+    quote: str = ""
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -68,6 +81,7 @@ class Answer:
     citations: tuple[Citation, ...]
     hits: tuple[Hit, ...]
     llm: str
+    strategy: str = ""  # how it was answered: select, free or extractive (strategies.py)
     timings_ms: dict = field(default_factory=dict)
     dropped_citations: tuple[int, ...] = ()  # [n] the model wrote that were never shown to it
     recited: tuple[tuple[int, int], ...] = ()  # (n, m): a claim citing [n] was copied from passage m, so cites [m]
@@ -75,6 +89,8 @@ class Answer:
     removed_claims: tuple[str, ...] = ()  # answer sentences dropped for stating figures or names no passage has
     withheld: str = ""  # the model's answer, when it lacked what the question asks for (then refused)
     usage: dict = field(default_factory=dict)  # prompt_tokens / completion_tokens, as the backend counted them
+    claims: tuple[Claim, ...] = ()  # each answer sentence, supported or not, with its supporting quote
+    selection: dict = field(default_factory=dict)  # select: the sentence numbers chosen, short answer, p_none
     settings_fingerprint: str = ""
     query: str = ""  # what was searched, when a follow-up was rewritten
 
@@ -99,6 +115,9 @@ class Answer:
                 for i, h in enumerate(self.hits, 1)
             ],
             "llm": self.llm,
+            "strategy": self.strategy,
+            "claims": [asdict(c) for c in self.claims],
+            "selection": dict(self.selection),
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "dropped_citations": list(self.dropped_citations),
             "recited": [list(pair) for pair in self.recited],

@@ -7,6 +7,17 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 pip=".venv/bin/python -m pip"
 $pip install -q --upgrade pip
+# llama.cpp is compiled for this CPU's vector units but without AMX: machines here report AMX
+# tiles that the kernel does not grant, and a native build dies with SIGILL on its first prompt.
+if [ -z "${CMAKE_ARGS:-}" ]; then
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+  if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+    CMAKE_ARGS="$CMAKE_ARGS -DGGML_AVX512=ON"
+    grep -qw avx512_vnni /proc/cpuinfo && CMAKE_ARGS="$CMAKE_ARGS -DGGML_AVX512_VNNI=ON"
+    grep -qw avx512_bf16 /proc/cpuinfo && CMAKE_ARGS="$CMAKE_ARGS -DGGML_AVX512_BF16=ON"
+  fi
+  export CMAKE_ARGS
+fi
 # The CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build.
 $pip install -q torch==2.13.0
 if [ "${1:-}" = "--dev" ]; then

@@ -189,7 +189,10 @@ def test_realtimeqa_run_and_rerun_without_reembedding(tmp_path):
     assert list(result["summary"]["by_type"]) == ["in_corpus", "not_in_corpus"]
     by_id = {it["id"]: it for it in result["items"]}
     assert by_id["20230106_1"]["scores"]["answer_in_passages"] is True
-    assert by_id["20230106_2"]["scores"]["correct"] is False
+    # No article mentions curling: the extractive backend refuses, which is the right answer there.
+    curling = by_id["20230106_2"]
+    assert curling["answerable"] is False and curling["scores"]["refused"] is True and curling["scores"]["correct"] is True
+    assert result["summary"]["by_type"]["not_in_corpus"]["refusal_recall"] == 1.0
     assert result["config"]["weeks"] == ["20230106"] and result["config"]["corpus_articles"] == 2
 
     generation = (work / "index" / "CURRENT").read_text()

@@ -108,6 +108,8 @@ def eval_command(
     since: Annotated[Optional[str], typer.Option("--since", help="Only articles dated on or after YYYY-MM-DD")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="Only articles dated on or before YYYY-MM-DD")] = None,
     source: Annotated[Optional[list[str]], typer.Option("--source", help="Only articles whose site, URL or id contains this (repeatable)")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Only the items of this split (dev or test); realtimeqa: the weeks of that split")] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", help="select, free or extractive (default: the backend's own)")] = None,
     judge: Annotated[Optional[str], typer.Option("--judge", help="Also ask this LLM backend (local, openai, ...) whether each answer is supported by its cited passages and agrees with the reference")] = None,
 ) -> None:
     """Score answers and retrieval on a QA set or RealTime QA, through the same code path as ask."""
@@ -125,7 +127,7 @@ def eval_command(
             raise ConfigError("give a QA set (e.g. eval/rare_earths_qa.jsonl), 'realtimeqa PATH', or --compare A.json B.json")
         from assistant.settings import Settings
 
-        overrides = {"index_dir": index, "llm": llm, "k": k, "retrieval": retrieval}
+        overrides = {"index_dir": index, "llm": llm, "k": k, "retrieval": retrieval, "strategy": strategy}
         settings = Settings(**{key: v for key, v in overrides.items() if v is not None})
         from assistant.retrieval import Filters
 
@@ -139,7 +141,7 @@ def eval_command(
                     raise ConfigError("give the RealTime QA folder: assistant eval realtimeqa PATH")
                 from assistant.evaluation.realtimeqa import run_realtimeqa
 
-                result = run_realtimeqa(path, settings, weeks=weeks, limit=limit, retrieval_only=retrieval_only,
+                result = run_realtimeqa(path, settings, weeks=weeks, split=split, limit=limit, retrieval_only=retrieval_only,
                                         work_dir=work_dir, index_dir=index, progress=bar, say=say)
             else:
                 if path is not None:
@@ -149,10 +151,10 @@ def eval_command(
                 from assistant.evaluation.dataset import load_dataset
                 from assistant.indexing import ensure_index
 
-                load_dataset(Path(dataset))  # a bad file fails before any indexing
+                load_dataset(Path(dataset), split)  # a bad file fails before any indexing
                 ensure_index(settings, progress=say)  # as `ask` does: the bundled articles when there is no index
                 result = runner.run_eval(Path(dataset), settings, limit=limit, retrieval_only=retrieval_only,
-                                         progress=bar, warn=say, judge=judge, filters=filters)
+                                         progress=bar, warn=say, judge=judge, filters=filters, split=split)
         finally:
             bar.stop()
         if json_out:

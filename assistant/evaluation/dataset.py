@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import InputError
-from assistant.evaluation.metrics import TYPES
 
 
 @dataclass(frozen=True)
@@ -19,8 +18,9 @@ class QAItem:
     must_include: tuple  # of str or tuple[str, ...] (alternatives)
     sources: tuple[str, ...]
     evidence: tuple[str, ...]  # evidence[i] is a quote from sources[i]
-    type: str
+    type: str  # any label; "unanswerable" is the one with meaning: the right answer is a refusal
     difficulty: str = ""
+    split: str = ""  # dev (rules and thresholds are chosen on it) or test (reported, never tuned on)
 
     @property
     def answerable(self) -> bool:
@@ -58,13 +58,13 @@ def parse_item(row, where: str) -> QAItem:
     for name in ("id", "question", "answer"):
         if not isinstance(row[name], str) or not row[name].strip():
             raise InputError(f"{where}: {name!r} must be a non-empty string")
-    if row["type"] not in TYPES:
-        raise InputError(f"{where}: type {row['type']!r} is not one of {', '.join(TYPES)}")
+    if not isinstance(row["type"], str) or not row["type"].strip():
+        raise InputError(f"{where}: 'type' must be a non-empty label (fact, list, unanswerable, ...)")
     item = QAItem(
         id=row["id"], question=row["question"], answer=row["answer"],
         must_include=_must_include(row["must_include"], where),
         sources=_strings(row["sources"], "sources", where), evidence=_strings(row["evidence"], "evidence", where),
-        type=row["type"], difficulty=str(row.get("difficulty") or ""),
+        type=row["type"].strip(), difficulty=str(row.get("difficulty") or ""), split=str(row.get("split") or ""),
     )
     if len(item.evidence) != len(item.sources):
         raise InputError(f"{where}: 'evidence' needs one quote per source ({len(item.evidence)} quotes, "
@@ -76,7 +76,20 @@ def parse_item(row, where: str) -> QAItem:
     return item
 
 
-def load_dataset(path: Path) -> list[QAItem]:
+def load_dataset(path: Path, split: str | None = None) -> list[QAItem]:
+    """The items of a QA file; with `split`, only those of that split (an unknown split is an error)."""
+    items = _load(path)
+    if not split:
+        return items
+    chosen = [it for it in items if it.split == split]
+    if not chosen:
+        splits = sorted({it.split for it in items if it.split})
+        raise InputError(f"{path}: no items in split {split!r}; " + (f"its splits: {', '.join(splits)}" if splits
+                         else "its items have no 'split' field"))
+    return chosen
+
+
+def _load(path: Path) -> list[QAItem]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such QA file")

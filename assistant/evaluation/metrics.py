@@ -30,7 +30,8 @@ MEANS = {
     "ndcg10": "ndcg10",
     "citation_precision": "citation_precision",
     "citation_recall": "citation_recall",
-    "citation_validity": "citation_validity",
+    "claim_support": "claim_support",
+    "both_sourced": "conflict_both_sourced",
 }
 
 # Typographic variants that articles and answers mix freely.
@@ -174,20 +175,72 @@ def citation_recall(citations: Sequence[dict], sources: Sequence[str]) -> float 
     return len(gold & {c["doc_id"] for c in citations}) / len(gold)
 
 
-def citation_validity(citations: Sequence[dict], passages: Sequence[dict]) -> float | None:
-    """Share of citations whose quote is in the text of the passage they cite. A citation to a
-    number that was not shown, or to another chunk than the one shown under that number, is invalid."""
-    if not citations:
-        return None
-    shown = dict(enumerate(passages, 1))
-    valid = 0
-    for c in citations:
-        passage = shown.get(c.get("n"))
-        if passage is None or (c.get("chunk_id") and c["chunk_id"] != passage.get("chunk_id")):
+_SEGMENT = re.compile(r"\n+|(?<=[.!?])[\"”’)]*\s+(?=[\"“(\[]?[A-Z0-9\[])")
+_CITED = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_STOP = frozenset(
+    "a an the and or but of to in on at by for with from as is are was were be been being it its this that these those "
+    "which who whom what when where why how than then so such not no nor also has have had do does did will would "
+    "can could may might must shall should about into over under after before between during while there their they "
+    "them he she his her we our you your i said says say according".split())
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _terms(text: str) -> set[str]:
+    return {_stem(w) for w in _TOKEN.findall(normalise(text)) if w not in _STOP}
+
+
+def _figures(text: str) -> set[str]:
+    return {f.replace(",", "").rstrip(".").lstrip("0") or "0" for f in re.findall(r"\d[\d,.]*", text)}
+
+
+def _capitalised(text: str) -> set[str]:
+    words = re.findall(r"[A-Za-z][\w-]*", text)
+    return {w.lower() for w in words[1:] if w[0].isupper()}
+
+
+def answer_claims(answer: str) -> list[tuple[str, list[int]]]:
+    """(sentence without markers, passage numbers it cites) of each sentence of an answer; a marker
+    standing alone belongs to the sentence before it."""
+    out: list[tuple[str, list[int]]] = []
+    for segment in _SEGMENT.split(answer):
+        cited = [int(n) for m in _CITED.finditer(segment) for n in re.findall(r"\d+", m.group(1))]
+        text = _CITED.sub("", segment).strip(" \t\"“”")
+        if not re.search(r"[A-Za-z0-9]", text):
+            if out:
+                out[-1][1].extend(cited)
             continue
-        quote = normalise(c.get("quote", ""))
-        valid += bool(quote) and quote in normalise(passage["text"])
-    return valid / len(citations)
+        out.append((text, cited))
+    return out
+
+
+def claim_support(answer: str, refused: bool, passages: Sequence[dict], min_overlap: float = 0.6) -> float | None:
+    """Share of the answer's sentences that the passages they cite support: every figure and every
+    capitalised word of the sentence in them, and at least `min_overlap` of its content words.
+    Measured on the answer text and the passages alone (its own tokenizer, not the assistant's), so
+    a sentence citing nothing, or citing a passage that does not say it, counts against. None for a
+    refusal."""
+    if refused:
+        return None
+    claims = [(text, cited) for text, cited in answer_claims(answer) if _terms(text)]
+    if not claims:
+        return None
+    supported = 0
+    for text, cited in claims:
+        body = " ".join(passages[n - 1]["text"] for n in set(cited) if 0 < n <= len(passages))
+        if not body:
+            continue
+        said, terms = normalise(body), _terms(text)
+        words_ok = all(w in _terms(body) or w in said for w in _capitalised(text))
+        figures_ok = _figures(text) <= _figures(body)
+        supported += words_ok and figures_ok and len(terms & _terms(body)) >= min_overlap * len(terms)
+    return supported / len(claims)
 
 
 # -- per item ------------------------------------------------------------------------------------
@@ -205,14 +258,19 @@ def retrieval_scores(shown: Sequence[dict], ranking: Sequence[dict], evidence: S
     }
 
 
-def answer_scores(prediction: dict, must_include: Sequence, sources: Sequence[str], answerable: bool) -> dict:
+def answer_scores(prediction: dict, must_include: Sequence, sources: Sequence[str], answerable: bool,
+                  kind: str = "") -> dict:
     citations = prediction["citations"]
+    correct = is_correct(prediction["answer"], prediction["refused"], must_include, answerable)
+    recall = citation_recall(citations, sources) if answerable else None
     return {
-        "correct": is_correct(prediction["answer"], prediction["refused"], must_include, answerable),
+        "correct": correct,
+        # where the articles disagree: both values named, and every article that gives one cited
+        "both_sourced": bool(correct and recall == 1.0) if kind == "conflict" else None,
         "refused": prediction["refused"],
         "citation_precision": citation_precision(citations, sources) if answerable else None,
-        "citation_recall": citation_recall(citations, sources) if answerable else None,
-        "citation_validity": citation_validity(citations, prediction["passages"]),
+        "citation_recall": recall,
+        "claim_support": claim_support(prediction["answer"], prediction["refused"], prediction["passages"]),
         "answer_words": word_count(prediction["answer"]),
     }
 
@@ -236,6 +294,11 @@ def mean(values: Iterable) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+def _answerable(item: dict) -> bool:
+    """An item says whether it can be answered; else its type does ("unanswerable" cannot)."""
+    return item.get("answerable", item["type"] != "unanswerable")
+
+
 def _summary(items: Sequence[dict], present: set[str], present_types: set[str]) -> dict:
     scores = [it["scores"] for it in items]
     out: dict = {"n": len(items)}
@@ -243,9 +306,9 @@ def _summary(items: Sequence[dict], present: set[str], present_types: set[str]) 
         if key in present:
             out[name] = mean(s.get(key) for s in scores)
     if "refused" in present:
-        unanswerable = [s.get("refused") for it, s in zip(items, scores) if it["type"] == "unanswerable"]
-        answerable = [s.get("refused") for it, s in zip(items, scores) if it["type"] != "unanswerable"]
-        if "unanswerable" in present_types:
+        unanswerable = [s.get("refused") for it, s in zip(items, scores) if not _answerable(it)]
+        answerable = [s.get("refused") for it, s in zip(items, scores) if _answerable(it)]
+        if any(not _answerable(it) for it in items) or "unanswerable" in present_types:
             out["refusal_recall"] = mean(unanswerable)
         out["false_refusal_rate"] = mean(answerable)
     if "answer_words" in present:

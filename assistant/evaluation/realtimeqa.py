@@ -42,11 +42,21 @@ def available_weeks(root: Path) -> list[str]:
     return sorted(documents & questions)
 
 
-def choose_weeks(root: Path, weeks: str | None) -> list[str]:
-    """The weeks asked for ("20230106,20230113"), checked; default: the first week only."""
+DEV_WEEKS = 3  # the first weeks with questions: rules and thresholds are chosen on them; the rest is test
+
+
+def choose_weeks(root: Path, weeks: str | None, split: str | None = None) -> list[str]:
+    """The weeks asked for ("20230106,20230113"), checked; or those of a split (dev: the first
+    DEV_WEEKS weeks with questions, test: the others); default: the first week only."""
     available = available_weeks(root)
     if not available:
         raise InputError(f"{root}: no RealTime QA weeks here (expected documents/*_gcs.jsonl and questions/*_qa.jsonl)")
+    if split and weeks:
+        raise InputError("give --weeks or --split, not both")
+    if split:
+        if split not in ("dev", "test"):
+            raise InputError(f"unknown split {split!r} for realtimeqa; choose dev or test")
+        return available[:DEV_WEEKS] if split == "dev" else available[DEV_WEEKS:]
     if not weeks:
         return available[:1]
     chosen = [w.strip() for w in weeks.split(",") if w.strip()]
@@ -126,6 +136,7 @@ def run_realtimeqa(
     settings: Settings,
     *,
     weeks: str | None = None,
+    split: str | None = None,
     limit: int | None = None,
     retrieval_only: bool = False,
     work_dir: Path | None = None,
@@ -139,7 +150,7 @@ def run_realtimeqa(
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: no such folder; give the RealTime QA folder (with documents/ and questions/)")
-    chosen = choose_weeks(root, weeks)
+    chosen = choose_weeks(root, weeks, split)
     work = Path(work_dir) if work_dir else WORK_ROOT / f"realtimeqa-{hashlib.sha256(','.join(chosen).encode()).hexdigest()[:8]}"
     corpus = work / "corpus.jsonl"
     write_corpus(pool_articles(root, chosen), corpus)
@@ -172,12 +183,14 @@ def run_realtimeqa(
             "mrr": metrics.reciprocal_rank([has_gold(p) for p in ranking]),
         }
         if prediction["answer"] is not None:
-            scores["correct"] = not prediction["refused"] and metrics.picks_choice(
-                prediction["answer"], q["choices"], q["gold"])
+            picked = not prediction["refused"] and metrics.picks_choice(prediction["answer"], q["choices"], q["gold"])
+            # The gold answer is nowhere in the articles: refusing is right (guessing it right is not wrong).
+            scores["correct"] = picked or (not in_corpus and bool(prediction["refused"]))
             scores["refused"] = prediction["refused"]
             scores["answer_words"] = metrics.word_count(prediction["answer"])
         results.append({
-            "id": q["id"], "type": "in_corpus" if in_corpus else "not_in_corpus", "question": q["question"],
+            "id": q["id"], "type": "in_corpus" if in_corpus else "not_in_corpus", "answerable": in_corpus,
+            "question": q["question"],
             "reference": " / ".join(q["choices"][g] for g in q["gold"]), "choices": q["choices"],
             "prediction": prediction, "ranking": [p["chunk_id"] for p in ranking], "scores": scores,
             "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
@@ -185,5 +198,5 @@ def run_realtimeqa(
         if progress:
             progress(done, len(questions), results[-1])
     config = run_config(settings, runner, dataset=f"realtimeqa:{root}", items=len(results), retrieval_only=retrieval_only)
-    config.update(weeks=chosen, work_dir=str(work), corpus_articles=len(documents))
+    config.update(weeks=chosen, split=split or "weeks", work_dir=str(work), corpus_articles=len(documents))
     return {"config": config, "summary": metrics.summarise(results), "items": results}

@@ -67,6 +67,8 @@ class QuestionRunner:
                 "citations": [citation_record(c) for c in answer.citations],
                 "removed_claims": list(answer.removed_claims), "withheld": answer.withheld,
                 "recited": [list(pair) for pair in answer.recited],
+                "strategy": answer.strategy, "selection": dict(answer.selection),
+                "claims": [dataclasses.asdict(c) for c in answer.claims],
             }
             timings = {"retrieval": answer.timings_ms["retrieval"], "total": answer.timings_ms["total"]}
         else:
@@ -98,6 +100,7 @@ def run_config(settings: Settings, runner: QuestionRunner, *, dataset: str, item
         "index_fingerprint": settings.index_fingerprint(),
         "embedder": runner.index.manifest.get("embedder", settings.embedder),
         "llm": runner.llm_name,
+        "strategy": runner.assistant.strategy if runner.assistant else None,
         "llm_model": llm_model(runner.llm_name, settings),
         "k": settings.k,
         "ranking_depth": max(settings.k, RANKING_DEPTH),
@@ -126,7 +129,7 @@ def score_item(item: QAItem, prediction: dict, ranking: list[dict], timings: dic
     evidence = evidence_records(item, documents)
     scores = metrics.retrieval_scores(prediction["passages"], ranking, evidence, item.sources)
     if prediction["answer"] is not None:
-        scores.update(metrics.answer_scores(prediction, item.must_include, item.sources, item.answerable))
+        scores.update(metrics.answer_scores(prediction, item.must_include, item.sources, item.answerable, item.type))
     return {
         "id": item.id, "type": item.type, "difficulty": item.difficulty, "question": item.question,
         "reference": item.answer, "prediction": prediction,
@@ -158,11 +161,12 @@ def run_eval(
     warn: Callable[[str], None] | None = None,
     judge: str | None = None,
     filters=None,
+    split: str | None = None,
 ) -> dict:
     """{"config", "summary", "items"}: every item asked with `settings` (k = settings.k, `filters` if
     given) and scored;
     with `judge` (a backend name) also judged by that LLM (see evaluation/judge.py)."""
-    items = load_dataset(dataset_path)[:limit]
+    items = load_dataset(dataset_path, split)[:limit]
     runner = QuestionRunner(settings, retrieval_only=retrieval_only, filters=filters)
     documents = runner.index.documents
     check_sources(items, documents, settings.index_dir, warn)
@@ -182,6 +186,7 @@ def run_eval(
         if progress:
             progress(done, len(items), results[-1])
     config = run_config(settings, runner, dataset=str(dataset_path), items=len(results), retrieval_only=retrieval_only)
+    config["split"] = split or "all"
     summary = metrics.summarise(results)
     if judging:
         config["judge"] = judging.name

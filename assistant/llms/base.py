@@ -1,9 +1,13 @@
 """The backend contract: one required method, `generate`.
 
-A backend turns a `Request` (chat messages, plus the question and the numbered passages for
-backends that do not read prose) into a `Completion`, calling `on_text` with each piece of text
-as it is produced when it can stream. It may also offer `count_tokens(text)` and
-`context_window` so the pipeline can fit the prompt; without them a tiktoken estimate is used.
+A backend turns a `Request` (chat messages) into a `Completion`, calling `on_text` with each
+piece of text as it is produced when it can stream. A request with a `schema` asks for JSON that
+matches it (constrained decoding where the backend has it, else the instruction in the prompt);
+with `top_logprobs` > 0 the backend reports, where it can, the most likely alternatives at each
+generated token (`Completion.steps`), which is how evidence-first answering reads how sure the
+model was that nothing answers. It may also offer `count_tokens(text)` and `context_window` so the
+pipeline can fit the prompt; without them a tiktoken estimate is used, and a backend says how it
+is best used through `strategy` (see `assistant/strategies.py`; "free" when absent).
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ from typing import Protocol, runtime_checkable
 class Request:
     messages: list[dict]
     question: str = ""
-    passages: tuple[tuple[int, str], ...] = ()  # (n, text) as shown in the prompt
+    passages: tuple[tuple[int, str], ...] = ()  # (n, text) as shown in the prompt, for scripted fakes
     max_tokens: int = 400
     temperature: float = 0.0
+    schema: dict | None = None  # answer in JSON matching this JSON schema
+    top_logprobs: int = 0  # report this many alternatives per generated token, when the backend can
     extra: dict = field(default_factory=dict)
+
+
+Step = tuple[str, dict[str, float]]  # (the token generated, {alternative token: log-probability})
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,7 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    steps: tuple[Step, ...] = ()  # per generated token, when the request asked for top_logprobs
 
 
 OnText = Callable[[str], None]

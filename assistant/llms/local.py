@@ -31,6 +31,8 @@ def _quiet_stderr():
 
 
 class LocalBackend:
+    strategy = "select"  # evidence-first: chosen on the QA set's dev split (eval/README.md)
+
     def __init__(self, path: Path, *, n_ctx: int = 4096, n_threads: int = 2, chat_format: str | None = None):
         try:
             from llama_cpp import Llama
@@ -64,6 +66,8 @@ class LocalBackend:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def generate(self, request: Request, on_text: OnText | None = None) -> Completion:
+        if request.schema is not None:
+            return self._structured(request, on_text)
         pieces: list[str] = []
         try:
             stream = self._llm.create_chat_completion(
@@ -81,6 +85,60 @@ class LocalBackend:
         text = "".join(pieces)
         prompt = sum(self.count_tokens(m["content"]) for m in request.messages)
         return Completion(text=text, prompt_tokens=prompt, completion_tokens=self.count_tokens(text))
+
+    def _structured(self, request: Request, on_text: OnText | None) -> Completion:
+        """JSON constrained by the schema's grammar; the alternatives at each step are read from the
+        model's own logits before the grammar masks them (no logits_all: that would cost seconds)."""
+        recorder = _StepRecorder(self._llm, request.top_logprobs) if request.top_logprobs else None
+        try:
+            reply = self._llm.create_chat_completion(
+                messages=request.messages, temperature=request.temperature, max_tokens=request.max_tokens,
+                response_format={"type": "json_object", "schema": request.schema}, seed=0,
+                logits_processor=[recorder] if recorder else None,
+            )
+        except (ValueError, RuntimeError) as e:
+            raise LLMError(f"{self.name} failed: {e}") from None
+        text = reply["choices"][0]["message"].get("content") or ""
+        if on_text:
+            on_text(text)
+        usage = reply.get("usage") or {}
+        return Completion(text=text, prompt_tokens=usage.get("prompt_tokens", 0),
+                          completion_tokens=usage.get("completion_tokens", 0),
+                          steps=recorder.steps() if recorder else ())
+
+
+class _StepRecorder:
+    """A llama.cpp logits processor that notes the `top` most likely tokens at each generated step."""
+
+    def __init__(self, llm, top: int):
+        self._llm, self._top = llm, top
+        self._prompt = -1
+        self._seen: list[tuple[int, list[tuple[int, float]]]] = []
+        self._last_ids: list[int] = []
+
+    def __call__(self, input_ids, scores):
+        import numpy as np
+
+        if self._prompt < 0:
+            self._prompt = len(input_ids)
+        logits = np.asarray(scores, dtype=np.float64)
+        top = np.argpartition(-logits, self._top)[: self._top]
+        shift = logits.max()
+        log_total = shift + np.log(np.exp(logits - shift).sum())
+        self._seen.append((len(input_ids), [(int(t), float(logits[t] - log_total)) for t in top]))
+        self._last_ids = list(input_ids)
+        return scores
+
+    def steps(self):
+        generated = self._last_ids[self._prompt:] if self._prompt >= 0 else []
+        out = []
+        for i, (_, alternatives) in enumerate(self._seen):
+            chosen = self._piece(generated[i]) if i < len(generated) else ""
+            out.append((chosen, {self._piece(t): lp for t, lp in alternatives}))
+        return tuple(out)
+
+    def _piece(self, token: int) -> str:
+        return self._llm.detokenize([token]).decode("utf-8", errors="ignore")
 
 
 def _assembly_progress():

@@ -15,6 +15,8 @@ from assistant.settings import Settings
 
 
 class OpenAIBackend:
+    strategy = "select"  # evidence-first, as for the local model; --strategy free for prose
+
     def __init__(self, base_url: str, api_key: str, model: str, *, timeout: float = 60.0, max_retries: int = 3,
                  context_window: int = 8192):
         import openai
@@ -39,6 +41,63 @@ class OpenAIBackend:
         return estimate_tokens(text)
 
     def generate(self, request: Request, on_text: OnText | None = None) -> Completion:
+        if request.schema is None:
+            return self._stream(request, on_text)
+        completion = self._structured(request)
+        if on_text and completion.text:
+            on_text(completion.text)
+        return completion
+
+    def _structured(self, request: Request) -> Completion:
+        """Structured outputs (json_schema), then plain JSON mode, then the prompt's own instruction:
+        servers differ in what they accept, and a 400 for an unknown parameter is not an error of ours."""
+        formats = [
+            {"type": "json_schema", "json_schema": {"name": "answer", "schema": request.schema, "strict": False}},
+            {"type": "json_object"},
+            None,
+        ]
+        extra = {"logprobs": True, "top_logprobs": min(request.top_logprobs, 20)} if request.top_logprobs else {}
+        for i, response_format in enumerate(formats):
+            kwargs = dict(extra, **({"response_format": response_format} if response_format else {}))
+            try:
+                reply = self._call(lambda: self._client.chat.completions.create(
+                    model=self.model, messages=request.messages, temperature=request.temperature,
+                    max_tokens=request.max_tokens, stream=False, **kwargs))
+            except LLMError as e:
+                if isinstance(e, LLMConnectionError) or i == len(formats) - 1:
+                    raise
+                extra = {}  # a server that rejects one parameter may reject logprobs too
+                continue
+            choice = reply.choices[0]
+            steps = tuple(
+                (item.token, {alt.token: alt.logprob for alt in (item.top_logprobs or [])})
+                for item in ((choice.logprobs.content or []) if getattr(choice, "logprobs", None) else [])
+            )
+            usage = reply.usage
+            return Completion(choice.message.content or "", getattr(usage, "prompt_tokens", 0) or 0,
+                              getattr(usage, "completion_tokens", 0) or 0, steps)
+        raise AssertionError("unreachable")
+
+    def _call(self, make):
+        """One non-streamed request, its failures turned into our one-line errors."""
+        o, url = self._openai, self.base_url
+        try:
+            return make()
+        except o.AuthenticationError:
+            raise LLMConnectionError(f"{url} refused the API key (HTTP 401); set OPENAI_API_KEY") from None
+        except o.APITimeoutError:
+            raise LLMConnectionError(f"{url} did not answer within {self.timeout:g} s; raise ASSISTANT_TIMEOUT_S") from None
+        except o.APIConnectionError as e:
+            raise LLMConnectionError(
+                f"cannot reach the OpenAI-compatible server at {url} ({_cause(e)}); start it or set OPENAI_BASE_URL"
+            ) from None
+        except o.APIStatusError as e:
+            error = LLMConnectionError if e.status_code == 429 or e.status_code >= 500 else LLMError
+            raise error(f"{url} answered HTTP {e.status_code}: {_short(_detail(e))}") from None
+        except o.OpenAIError as e:
+            raise LLMConnectionError(f"the server at {url} failed: {_short(str(e))}") from None
+
+    def _stream(self, request: Request, on_text: OnText | None) -> Completion:
         o = self._openai
         url = self.base_url
         pieces: list[str] = []

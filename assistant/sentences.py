@@ -1,0 +1,72 @@
+"""The sentences of the retrieved passages, ranked by how well each matches the question.
+
+Every way of answering starts here: the extractive strategy quotes the best ones, a language model
+is shown the best `prompt_sentences` of them, evidence-first answering lets the model pick among
+them, and the differing-sources check compares them. A sentence is scored by the cosine of its
+embedding to the question's (the index's embedder) plus a bonus for shared content words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.chunking import sentence_spans
+from assistant.lexical import tokenize
+from assistant.types import Hit
+
+MIN_WORDS = 5  # shorter "sentences" are headings, bylines and captions
+OVERLAP_BONUS = 0.25  # weight of the share of the question's content words a sentence holds
+
+
+@dataclass(frozen=True)
+class Sentence:
+    score: float
+    position: int  # order in the passages as shown: keeps sentences shown together in reading order
+    n: int  # the passage number it is shown under
+    text: str
+    start: int  # offsets in the document's cleaned text
+    end: int
+
+
+def passage_sentences(hits: Sequence[Hit]) -> list[tuple[int, str, int, int]]:
+    """(passage number, sentence, start, end in the document) of each shown passage's sentences."""
+    out = []
+    for n, hit in enumerate(hits, 1):
+        text = hit.shown_text
+        offset = hit.context_start if hit.context else hit.chunk.start
+        for s, e in sentence_spans(text):
+            sentence = text[s:e].strip()
+            if len(sentence.split()) >= MIN_WORDS:
+                out.append((n, sentence, offset + s, offset + e))
+    return out
+
+
+def scores(embedder, question: str, sentences: Sequence[str]) -> np.ndarray:
+    vectors = embedder.embed([question, *sentences])
+    cosine = vectors[1:] @ vectors[0]
+    q_terms = set(tokenize(question))
+    overlap = np.array([len(q_terms & set(tokenize(s))) / (len(q_terms) or 1) for s in sentences])
+    return cosine + OVERLAP_BONUS * overlap
+
+
+def rank(embedder, question: str, hits: Sequence[Hit]) -> list[Sentence]:
+    """Every shown sentence, best first (ties in reading order)."""
+    candidates = passage_sentences(hits)
+    if not candidates:
+        return []
+    scored = scores(embedder, question, [s for _, s, _, _ in candidates])
+    ranked = [Sentence(float(scored[i]), i, n, s, a, b) for i, (n, s, a, b) in enumerate(candidates)]
+    return sorted(ranked, key=lambda x: (-x.score, x.position))
+
+
+def best(ranked: Sequence[Sentence], count: int) -> list[Sentence]:
+    """The `count` best distinct sentences (overlapping passages repeat sentences), in reading order."""
+    chosen: dict[str, Sentence] = {}
+    for sentence in ranked:
+        if len(chosen) >= count:
+            break
+        chosen.setdefault(sentence.text, sentence)
+    return sorted(chosen.values(), key=lambda x: x.position)

@@ -1,0 +1,281 @@
+"""The ways of answering, chosen by the `strategy` setting (auto: the backend's own `strategy`):
+
+- `select` (evidence-first): the model is shown the best passage sentences, numbered, and answers
+  in JSON under a schema: the numbers of the sentences that state the answer (or none) and a short
+  answer taken from them. The answer is composed in code: the short answer, then the sentences it
+  rests on, each cited. How sure the model was that no sentence answers is read from its own
+  probabilities at the point where it opens the list (`p_none`), and a selection that lacks what the
+  question asks for (a quantity, a date, a name) is no answer.
+- `free`: the model writes prose with [n] markers, streamed as it comes; `grounding` checks it.
+- `extractive`: no model; the best-matching sentences are quoted.
+
+Each returns a `Draft`; the pipeline then resolves the citations and checks every claim's support.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from assistant import grounding
+from assistant.citations import MARKER, figures
+from assistant.errors import ConfigError
+from assistant.llms import Request
+from assistant.prompts import REFUSAL, load_template
+from assistant.sentences import Sentence, best
+from assistant.settings import Settings
+from assistant.types import Hit
+
+STRATEGIES = ("select", "free", "extractive")
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str  # with [n] markers; REFUSAL when there is no answer
+    usage: dict = field(default_factory=dict)
+    removed: tuple[str, ...] = ()  # sentences dropped for stating what no passage holds
+    withheld: str = ""  # an answer held back (then refused), and why
+    streamed: bool = False  # on_text already received the model's text as it came
+    selection: dict = field(default_factory=dict)  # select: what the model chose, and p_none
+
+
+def choose(settings: Settings, llm) -> str:
+    """The strategy to use: the setting, or the backend's own (`strategy` attribute) for auto."""
+    name = settings.strategy if settings.strategy != "auto" else getattr(llm, "strategy", "free")
+    if name not in STRATEGIES:
+        raise ConfigError(f"unknown answer strategy {name!r}; choose one of: {', '.join(STRATEGIES)}, auto")
+    if name != "extractive" and not getattr(llm, "writes", True):
+        raise ConfigError(f"the {llm.name} backend has no language model; use --strategy extractive")
+    return name
+
+
+def neutralise(text: str) -> str:
+    """Passage text as data: citation markers in an article ("[1]") would pass for ours."""
+    return MARKER.sub(lambda m: f"({m.group(1)})", text)
+
+
+# -- evidence-first -----------------------------------------------------------------------------
+
+def number_sentences(sentences: Sequence[Sentence], hits: Sequence[Hit]) -> str:
+    """The sentences numbered 1..N under their passage's title and date."""
+    lines, heading = [], None
+    for i, s in enumerate(sentences, 1):
+        hit = hits[s.n - 1]
+        head = " — ".join(x for x in (neutralise(hit.title), hit.date) if x) or f"passage {s.n}"
+        if head != heading:
+            lines.append(f"From: {head}")
+            heading = head
+        lines.append(f"({i}) {neutralise(s.text)}")
+    return "\n".join(lines)
+
+
+def schema(count: int, max_items: int) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "evidence": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": count},
+                         "maxItems": max_items},
+            "answer": {"type": "string", "maxLength": 300},
+        },
+        "required": ["evidence", "answer"],
+    }
+
+
+def parse_selection(text: str, count: int) -> tuple[list[int], str]:
+    """(sentence numbers, short answer) from the model's JSON; lenient with servers that add prose."""
+    match = re.search(r"\{.*\}", text, re.DOTALL)
+    try:
+        data = json.loads(match.group(0)) if match else {}
+    except json.JSONDecodeError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    raw = data.get("evidence") if isinstance(data.get("evidence"), list) else []
+    numbers = [int(x) for x in raw if isinstance(x, (int, float, str)) and str(x).strip().isdigit()]
+    picked = list(dict.fromkeys(n for n in numbers if 1 <= n <= count))
+    answer = data.get("answer") if isinstance(data.get("answer"), str) else ""
+    return picked, answer.strip()
+
+
+_OPEN_LIST = re.compile(r'"evidence"\s*:\s*\[?\s*$')
+
+
+def _masses(alternatives: dict[str, float], opened: bool) -> tuple[float, float, float]:
+    """(empty, some, undecided) probability mass: the list closed at once, a number begun, or (before
+    the bracket) a bare "[" that leaves the choice to the next step."""
+    empty = some = bare = 0.0
+    for token, logprob in alternatives.items():
+        t = token.strip()
+        if not opened:
+            if not t.startswith("["):
+                continue
+            t = t[1:].lstrip()
+            if not t:
+                bare += math.exp(logprob)
+                continue
+        if t.startswith("]"):
+            empty += math.exp(logprob)
+        elif t[:1].isdigit():
+            some += math.exp(logprob)
+    return empty, some, bare
+
+
+def p_none(steps: Sequence[tuple[str, dict[str, float]]]) -> float | None:
+    """The model's probability that no sentence answers, read where the evidence list opens: the
+    mass on closing it at once ("[]" or "]") against the mass on a number; a bare "[" passes the
+    choice to the next step. None when the backend reported no alternatives there."""
+    text = ""
+    pending: tuple[float, float, float] | None = None  # the masses before a bare "["
+    for chosen, alternatives in steps:
+        if alternatives and _OPEN_LIST.search(text):
+            opened = text.rstrip().endswith("[")
+            empty, some, bare = _masses(alternatives, opened)
+            if opened:
+                inner = empty / (empty + some) if empty + some > 0 else None
+                if pending is None:
+                    return inner
+                e0, s0, b0 = pending
+                if inner is None:
+                    return e0 / (e0 + s0) if e0 + s0 > 0 else None
+                return (e0 + b0 * inner) / (e0 + s0 + b0)
+            if chosen.strip() != "[" and chosen.strip().startswith("["):  # decided in this one token; a bare
+                total = empty + some + bare  # "[" not taken is counted as opening a non-empty list
+                return empty / total if total > 0 else None
+            pending = (empty, some, bare)
+        text += chosen
+    return None
+
+
+def _content(text: str) -> set[str]:
+    from assistant.lexical import tokenize
+
+    return set(tokenize(text))
+
+
+def short_answer(answer: str, question: str, selected: Sequence[Sentence]) -> str:
+    """The model's short answer, kept only when it says something the question does not and states
+    no figure or name that the selected sentences lack ('' otherwise)."""
+    answer = MARKER.sub("", answer).strip().strip('"').strip()
+    if not answer or grounding.is_refusal(answer) or grounding.says_not_found(answer):
+        return ""
+    evidence = " ".join(s.text for s in selected)
+    if not (_content(answer) - _content(question)):  # "The name of the official is."
+        return ""
+    known = figures(evidence) | figures(question)
+    if figures(answer) - known or grounding.names(answer) - grounding.words(f"{evidence} {question}"):
+        return ""
+    return answer
+
+
+def compose(short: str, selected: Sequence[Sentence]) -> str:
+    """The short answer cited to the selected sentences that hold its words, then those sentences, each cited."""
+    ordered = sorted(selected, key=lambda s: s.position)
+    parts = []
+    if short:
+        terms = _content(short)
+        holding = [s.n for s in ordered if terms & _content(s.text)] or [ordered[0].n]
+        marks = "".join(f"[{n}]" for n in dict.fromkeys(holding))
+        parts.append(f"{short.rstrip('.')}. {marks}")
+    parts += [f"“{s.text}” [{s.n}]" for s in ordered]
+    return "\n".join(parts)
+
+
+def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], list[Sentence]],
+           on_text: Callable[[str], None] | None = None) -> Draft:
+    s = assistant.settings
+    shown = best(ranked(), s.prompt_sentences or 12)
+    if not shown:
+        return Draft(REFUSAL)
+    template = load_template(s.select_prompt, "select")
+    request = Request(
+        messages=template.messages(sentences=number_sentences(shown, hits), question=question),
+        max_tokens=s.select_max_tokens, temperature=s.temperature,
+        schema=schema(len(shown), s.select_max_evidence), top_logprobs=s.select_top_logprobs,
+    )
+    completion = assistant.llm.generate(request)
+    usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
+    picked, answer = parse_selection(completion.text, len(shown))
+    none = p_none(completion.steps)
+    selected = [shown[i - 1] for i in picked]
+    selection = {"evidence": picked, "answer": answer, "p_none": none, "shown": len(shown)}
+    if not selected:
+        return Draft(REFUSAL, usage, selection=selection)
+    if none is not None and none >= s.select_refuse_p_none:
+        return Draft(REFUSAL, usage, withheld=f"(the model gave p={none:.2f} that no sentence answers) {answer}",
+                     selection=selection)
+    short = short_answer(answer, question, selected)
+    lacking = grounding.misses_what_was_asked(" ".join([short, *(x.text for x in selected)]), question,
+                                             assistant.similarity)
+    if lacking:
+        return Draft(REFUSAL, usage, withheld=f"(no {lacking} in the sentences chosen, which the question asks for) "
+                     + compose(short, selected), selection=selection)
+    return Draft(compose(short, selected), usage, selection=selection)
+
+
+# -- no model ------------------------------------------------------------------------------------
+
+def extractive(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], list[Sentence]],
+               on_text: Callable[[str], None] | None = None) -> Draft:
+    """The best sentences within `extractive_margin` of the best one, when it reaches the threshold."""
+    s = assistant.settings
+    candidates = ranked()
+    if not candidates or candidates[0].score < s.extractive_threshold:
+        return Draft(REFUSAL)
+    floor = max(s.extractive_threshold, candidates[0].score - s.extractive_margin)
+    picked: list[Sentence] = []
+    for sentence in candidates:
+        if len(picked) >= s.extractive_sentences or sentence.score < floor:
+            break
+        if all(sentence.text != p.text for p in picked):  # overlapping chunks repeat sentences
+            picked.append(sentence)
+    text = " ".join(f"{p.text} [{p.n}]" for p in picked)
+    lacking = grounding.misses_what_was_asked(text, question, assistant.similarity)
+    if lacking:
+        return Draft(REFUSAL, withheld=f"(no {lacking} in it, which the question asks for) {text}")
+    return Draft(text)
+
+
+# -- free generation -----------------------------------------------------------------------------
+
+def format_passages(hits: Sequence[Hit], only: dict[int, list[str]] | None = None) -> str:
+    """Numbered passages for the prompt; with `only`, just those sentences of those passages."""
+    blocks = []
+    for n, hit in enumerate(hits, 1):
+        if only is not None and n not in only:
+            continue
+        body = " ".join(only[n]) if only is not None else neutralise(hit.shown_text)
+        head = " — ".join(x for x in (neutralise(hit.title), hit.date) if x)
+        blocks.append(f"[{n}] {head}\n{body}" if head else f"[{n}] {body}")
+    return "\n\n".join(blocks)
+
+
+
+def free(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], list[Sentence]],
+         on_text: Callable[[str], None] | None = None) -> Draft:
+    """Prose with [n] markers, streamed; the model sees the best `prompt_sentences` sentences under
+    their passage numbers (0 = whole passages). A question no sentence matches is refused unasked."""
+    s = assistant.settings
+    only = None
+    if s.answerable_threshold > 0 or s.prompt_sentences:
+        sentences = ranked()
+        if not sentences or sentences[0].score < s.answerable_threshold:
+            return Draft(REFUSAL)
+        if s.prompt_sentences:
+            only = {}
+            for sentence in best(sentences, s.prompt_sentences):
+                only.setdefault(sentence.n, []).append(neutralise(sentence.text))
+    messages = assistant.template.messages(passages=format_passages(hits, only), question=question, refusal=REFUSAL)
+    request = Request(messages=messages, question=question,
+                      passages=tuple((n, h.shown_text) for n, h in enumerate(hits, 1)),
+                      max_tokens=s.max_tokens, temperature=s.temperature)
+    completion = assistant.llm.generate(request, on_text)
+    usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
+    checked = grounding.check(completion.text, hits, question, assistant.similarity)
+    return Draft(checked.text if checked.text.strip() else REFUSAL, usage, tuple(checked.removed), checked.withheld,
+                 streamed=True)
+
+
+RUN = {"select": select, "free": free, "extractive": extractive}

@@ -1,0 +1,80 @@
+"""Claim support, checked after the answer is written and independently of how it was written: does
+the passage an answer sentence cites hold it? A passage holds a sentence when it states every
+figure and every name the sentence states and most of its content words. A sentence its cited
+passage does not hold is cited to a shown passage that does, or removed; an answer left with
+nothing held is a refusal. Each sentence comes back as a `Claim` with its supporting quote."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.citations import best_quote, claims, figures
+from assistant.grounding import is_refusal, names, words
+from assistant.lexical import tokenize
+from assistant.prompts import REFUSAL
+from assistant.types import Claim, Hit
+
+MIN_OVERLAP = 0.5  # share of a sentence's content words its passage must hold
+
+
+@dataclass(frozen=True)
+class Supported:
+    text: str  # the answer with unsupported sentences removed and others re-cited
+    removed: tuple[str, ...]
+    claims: tuple[Claim, ...]
+
+
+def _passage(hit: Hit) -> str:
+    return f"{hit.title} {hit.date} {hit.shown_text}"
+
+
+def holds(sentence: str, passage: str, question: str = "", min_overlap: float = MIN_OVERLAP) -> bool:
+    """The passage states the sentence's figures and names and at least `min_overlap` of its content words."""
+    if figures(sentence) - figures(passage):
+        return False
+    if names(sentence) - words(passage) - words(question):
+        return False
+    terms = set(tokenize(sentence))
+    return not terms or len(terms & set(tokenize(passage))) >= min_overlap * len(terms)
+
+
+def check(text: str, hits: Sequence[Hit], question: str = "", min_overlap: float = MIN_OVERLAP) -> Supported:
+    if is_refusal(text):
+        return Supported(text, (), ())
+    shown = {n: _passage(h) for n, h in enumerate(hits, 1)}
+    edits: list[tuple[int, int, str]] = []
+    removed: list[str] = []
+    out: list[Claim] = []
+    for sentence, cited, (start, end) in claims(text):
+        cited = [n for n in dict.fromkeys(cited) if n in shown]
+        if not cited and len(tokenize(sentence)) < 2 and not figures(sentence):
+            continue  # "Also." states nothing to support
+        good = [n for n in cited if holds(sentence, shown[n], question, min_overlap)]
+        if not good:
+            others = [n for n in shown if n not in cited and holds(sentence, shown[n], question, min_overlap)]
+            if others:  # cited to the passage that holds it
+                good = others[:1]
+                edits.append((start, end, _recite(text[start:end], good[0])))
+            else:
+                removed.append(sentence)
+                edits.append((start, end, ""))
+                continue
+        hit = hits[good[0] - 1]
+        q_start, q_end, quote, _ = best_quote(sentence, hit)
+        out.append(Claim(sentence, tuple(good), True, hit.chunk.doc_id, q_start, q_end, quote))
+    for start, end, replacement in sorted(edits, reverse=True):
+        text = text[:start] + replacement + text[end:]
+    text = "\n".join(re.sub(r"[ \t]{2,}", " ", line).strip() for line in text.splitlines() if line.strip())
+    if not out:
+        return Supported(REFUSAL, tuple(removed), ())
+    return Supported(text, tuple(removed), tuple(out))
+
+
+def _recite(sentence: str, n: int) -> str:
+    """The sentence with its markers replaced by one to passage n."""
+    from assistant.citations import MARKER
+
+    bare = MARKER.sub("", sentence).rstrip()
+    return f"{bare} [{n}]"
