@@ -21,6 +21,7 @@ app = typer.Typer(
 
 IndexOpt = Annotated[Optional[Path], typer.Option("--index", envvar="ASSISTANT_INDEX", help="Index folder (default: ./index)")]
 LLMOpt = Annotated[Optional[str], typer.Option("--llm", help="Backend: local, openai, extractive, or a plugin's name")]
+StrategyOpt = Annotated[Optional[str], typer.Option("--strategy", help="select (evidence first), free (prose) or extractive; default: the backend's own")]
 KOpt = Annotated[Optional[int], typer.Option("-k", "--top-k", help="Passages given to the model", min=1, max=50)]
 RetrievalOpt = Annotated[Optional[str], typer.Option("--retrieval", help="hybrid, dense or bm25")]
 GGUFOpt = Annotated[Optional[Path], typer.Option("--gguf", help="GGUF model file for --llm local")]
@@ -89,7 +90,7 @@ def render_checked(answer, streamed: list[str]) -> None:
     if said and final.startswith(said):  # only added to: another article's differing figure
         out.print(f"\n{escape(final[len(said):].strip())}\n")
     else:
-        out.print(f"[bold]After checking the citations:[/bold] {escape(answer.answer)}\n")
+        out.print(f"[bold]Checked against the passages, what stands is:[/bold] {escape(answer.answer)}\n")
 
 
 def render_sources(answer) -> None:
@@ -99,9 +100,15 @@ def render_sources(answer) -> None:
         flag = "" if c.supported else " [yellow](weak support)[/yellow]"
         out.print(f"[bold][{c.n}][/bold] {escape(c.title or c.doc_id)} [dim]({escape(c.doc_id)}, chars {c.start}–{c.end})[/dim]{flag}")
         out.print(f"    “{escape(c.quote)}”")
+    if answer.claims:
+        out.print("[bold]Each sentence and the passage that holds it:[/bold]")
+    for claim in answer.claims:
+        mark = "[green]✓[/green]" if claim.supported else "[red]✗ unsupported[/red]"
+        cited = "".join(f"[{n}]" for n in claim.cited)
+        out.print(f"  {mark} {escape(claim.text)} {escape(cited)} [dim]← {escape(claim.doc_id)} chars {claim.start}–{claim.end}[/dim]")
     if answer.removed_claims:
         removed = escape(" / ".join(answer.removed_claims))
-        out.print(f"[yellow]Removed sentences stating figures or names no passage contains: {removed}[/yellow]")
+        out.print(f"[yellow]✗ Removed: sentences no shown passage holds: {removed}[/yellow]")
     if answer.withheld:
         out.print(f"[yellow]Withheld the model's answer {escape(answer.withheld)}[/yellow]")
     if answer.dropped_citations:
@@ -138,6 +145,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the Answer)")] = False,
     k: KOpt = None,
     llm: LLMOpt = None,
+    strategy: StrategyOpt = None,
     index: IndexOpt = None,
     retrieval: RetrievalOpt = None,
     gguf: GGUFOpt = None,
@@ -152,7 +160,7 @@ def ask(
         if not question.strip():
             raise ConfigError("the question is empty")
         assistant, filters = _open_assistant(
-            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf, strategy=strategy,
                           openai_base_url=openai_base_url, openai_model=openai_model),
             since, until, source,
         )
@@ -179,6 +187,7 @@ HELP = """Commands:
 def chat(
     k: KOpt = None,
     llm: LLMOpt = None,
+    strategy: StrategyOpt = None,
     index: IndexOpt = None,
     retrieval: RetrievalOpt = None,
     gguf: GGUFOpt = None,
@@ -193,7 +202,7 @@ def chat(
 
     with user_errors():
         assistant, filters = _open_assistant(
-            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf, strategy=strategy,
                           openai_base_url=openai_base_url, openai_model=openai_model),
             since, until, source,
         )

@@ -162,8 +162,8 @@ def short_answer(answer: str, question: str, selected: Sequence[Sentence]) -> st
     if not answer or grounding.is_refusal(answer) or grounding.says_not_found(answer):
         return ""
     evidence = " ".join(s.text for s in selected)
-    if not (_content(answer) - _content(question)):  # "The name of the official is."
-        return ""
+    if not (_content(answer) & _content(evidence)) - _content(question) and not figures(answer):
+        return ""  # "The name of the official is.": nothing the sentences say that the question does not
     known = figures(evidence) | figures(question)
     if figures(answer) - known or grounding.names(answer) - grounding.words(f"{evidence} {question}"):
         return ""
@@ -186,9 +186,10 @@ def compose(short: str, selected: Sequence[Sentence]) -> str:
 def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], list[Sentence]],
            on_text: Callable[[str], None] | None = None) -> Draft:
     s = assistant.settings
-    shown = best(ranked(), s.prompt_sentences or 12)
-    if not shown:
-        return Draft(REFUSAL)
+    candidates = ranked()
+    if not candidates or candidates[0].score < s.answerable_threshold:  # nothing near the question: not asked
+        return Draft(REFUSAL, selection={"best_score": candidates[0].score if candidates else None})
+    shown = best(candidates, s.prompt_sentences or 12)
     template = load_template(s.select_prompt, "select")
     request = Request(
         messages=template.messages(sentences=number_sentences(shown, hits), question=question),
@@ -200,7 +201,8 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
     picked, answer = parse_selection(completion.text, len(shown))
     none = p_none(completion.steps)
     selected = [shown[i - 1] for i in picked]
-    selection = {"evidence": picked, "answer": answer, "p_none": none, "shown": len(shown)}
+    selection = {"evidence": picked, "answer": answer, "p_none": none, "shown": len(shown),
+                 "best_score": candidates[0].score}
     if not selected:
         return Draft(REFUSAL, usage, selection=selection)
     if none is not None and none >= s.select_refuse_p_none:

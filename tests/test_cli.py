@@ -118,8 +118,8 @@ def test_ask_shows_the_checked_answer_when_the_checks_change_it(index_dir, monke
     monkeypatch.setitem(registry._registered, "scripted", (lambda s: ScriptedLLM(lambda r: reply), "test"))
     result = runner.invoke(app, ["ask", Q, "--llm", "scripted", "--index", str(index_dir)])
     assert result.exit_code == 0, result.output
-    assert "After checking the citations: China halted seven metals [1]." in result.stdout
-    assert "Removed sentences stating figures" in result.stdout
+    assert "Checked against the passages, what stands is: China halted seven metals [1]." in result.stdout
+    assert "Removed: sentences no shown passage holds: The price was $10,000 a pound" in result.stdout
 
 
 def test_ask_adds_another_articles_different_figure_after_the_streamed_answer(index_dir, monkeypatch):
@@ -134,7 +134,7 @@ def test_ask_adds_another_articles_different_figure_after_the_streamed_answer(in
     question = "How much of the world's rare earth mining output comes from China?"
     result = runner.invoke(app, ["ask", question, "--llm", "scripted", "--index", str(index_dir)])
     assert result.exit_code == 0, result.output
-    assert "After checking" not in result.stdout  # the streamed answer stands; only the note is added
+    assert "Checked against" not in result.stdout  # the streamed answer stands; only the note is added
     assert result.stdout.count("China produces 62%") == 1
     assert "gives a different figure" in result.stdout and "70%" in result.stdout
 

@@ -46,8 +46,9 @@ class LocalBackend:
         if key not in _loaded:
             try:
                 with _quiet_stderr():
-                    _loaded[key] = Llama(
-                        model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False
+                    _loaded[key] = Llama(  # the prompt too is read with n_threads (llama's default: every core)
+                        model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                        chat_format=chat_format, verbose=False,
                     )
             except (ValueError, RuntimeError) as e:
                 raise ModelError(f"llama.cpp cannot load {path}: {e}") from None

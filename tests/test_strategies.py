@@ -1,0 +1,135 @@
+"""Evidence-first answering (select), the extractive strategy and claim support."""
+
+import json
+
+import pytest
+
+from assistant import strategies, support
+from assistant.errors import ConfigError
+from assistant.llms.scripted import ScriptedLLM
+from assistant.pipeline import Assistant
+from assistant.prompts import REFUSAL
+from assistant.sentences import Sentence
+from tests.test_citations import hit
+
+SEVEN = ["dysprosium", "gadolinium", "lutetium", "samarium", "scandium", "terbium", "yttrium"]
+Q = "Which rare earth metals did China stop exporting in April 2025?"
+
+
+def steps(*pieces):
+    """(chosen token, {alternative: logprob}) per step, as a backend reports them."""
+    return [(chosen, alternatives) for chosen, alternatives in pieces]
+
+
+def test_p_none_reads_the_mass_on_an_empty_list_where_the_list_opens():
+    import math
+
+    ln = math.log
+    # '[' then a choice between ']' (0.2) and a number (0.8)
+    opened = steps(('{"', {}), ("evidence", {}), ('":', {}), (" [", {" [": ln(0.9), " [],": ln(0.1)}),
+                   ("3", {"3": ln(0.6), "1": ln(0.2), "]": ln(0.2)}))
+    assert strategies.p_none(opened) == pytest.approx((0.1 + 0.9 * 0.2) / 1.0)
+    # the empty list in one token
+    closed = steps(('{"', {}), ("evidence", {}), ('":', {}), (" [],", {" [],": ln(0.7), " [": ln(0.3)}))
+    assert strategies.p_none(closed) == pytest.approx(0.7)
+    assert strategies.p_none(steps(('{"', {}), ("answer", {}))) is None  # no list opened
+    assert strategies.p_none([]) is None  # a backend that reports no alternatives
+
+
+def test_a_selection_is_parsed_leniently():
+    assert strategies.parse_selection('{"evidence": [2, 9, 2, "3"], "answer": "Seven"}', 4) == ([2, 3], "Seven")
+    assert strategies.parse_selection('Sure! {"evidence": [1], "answer": "x"} Hope this helps.', 3) == ([1], "x")
+    assert strategies.parse_selection("not json", 3) == ([], "")
+    assert strategies.parse_selection('{"evidence": "1", "answer": 5}', 3) == ([], "")
+
+
+SENTENCES = [Sentence(0.9, 0, 1, "In April 2025, China suspended exports of seven rare earth metals.", 0, 10),
+             Sentence(0.8, 1, 2, "Trump spoke with Xi Jinping on Thursday.", 0, 10)]
+
+
+def test_the_short_answer_is_kept_only_when_it_adds_what_the_sentences_say():
+    question = "How many rare earth metals did China stop exporting?"
+    assert strategies.short_answer("Seven rare earth metals", question, SENTENCES[:1]) == "Seven rare earth metals"
+    assert strategies.short_answer("The number of rare earth metals is [1]", question, SENTENCES[:1]) == ""
+    assert strategies.short_answer("Nine metals, says Lutnick", question, SENTENCES[:1]) == ""  # a name it lacks
+    assert strategies.short_answer("12 metals", question, SENTENCES[:1]) == ""  # a figure it lacks
+    assert strategies.short_answer(REFUSAL, question, SENTENCES[:1]) == ""
+
+
+def test_the_answer_is_composed_from_the_selection_each_sentence_cited():
+    text = strategies.compose("Seven metals", SENTENCES)
+    assert text.splitlines() == ["Seven metals. [1]", f"“{SENTENCES[0].text}” [1]", f"“{SENTENCES[1].text}” [2]"]
+    assert strategies.compose("", SENTENCES[1:]) == f"“{SENTENCES[1].text}” [2]"
+
+
+def test_markers_inside_passages_are_neutralised():
+    assert strategies.neutralise("As reported [1], China [2, 3] said") == "As reported (1), China (2, 3) said"
+
+
+@pytest.fixture()
+def select_settings(settings):
+    return settings.model_copy(update={"strategy": "select"})
+
+
+def test_select_answers_from_the_sentences_the_model_chose(select_settings):
+    def choose(request):
+        assert request.schema["required"] == ["evidence", "answer"]
+        prompt = request.messages[-1]["content"]
+        number = next(line.split(")")[0].strip("(") for line in prompt.splitlines() if "yttrium" in line)
+        return json.dumps({"evidence": [int(number)], "answer": "dysprosium, gadolinium and five more"})
+
+    answer = Assistant(select_settings, llm=ScriptedLLM(choose)).ask(Q)
+    assert answer.strategy == "select" and not answer.refused
+    assert all(m in answer.answer for m in SEVEN)  # the list is completed from the cited sentence
+    assert answer.citations[0].doc_id == "000_48c4cad9349ce6bf"
+    assert answer.claims and all(c.supported and c.quote for c in answer.claims)
+
+
+def test_select_refuses_an_empty_selection_and_a_selection_lacking_what_was_asked(select_settings):
+    empty = Assistant(select_settings, llm=ScriptedLLM([json.dumps({"evidence": [], "answer": ""})])).ask(Q)
+    assert empty.refused and empty.answer == REFUSAL and empty.citations == ()
+
+    from assistant.grounding import _DATE
+
+    def no_date(request):  # a sentence that states no date, for a question asking when
+        lines = request.messages[-1]["content"].splitlines()
+        number = next(line.split(")")[0].strip("(") for line in lines if line.startswith("(") and not _DATE.search(line))
+        return json.dumps({"evidence": [int(number)], "answer": "in London"})
+
+    when = Assistant(select_settings, llm=ScriptedLLM(no_date)).ask("When will the next round of talks take place?")
+    assert when.refused and "no date" in when.withheld
+
+
+def test_a_backend_without_a_model_cannot_be_asked_to_write(settings):
+    from assistant.llms.extractive import ExtractiveBackend
+
+    with pytest.raises(ConfigError, match="--strategy extractive"):
+        strategies.choose(settings.model_copy(update={"strategy": "select"}), ExtractiveBackend())
+    assert strategies.choose(settings, ExtractiveBackend()) == "extractive"
+    assert strategies.choose(settings, ScriptedLLM([])) == "free"  # a backend naming no strategy writes prose
+
+
+HITS = [hit(1, "China mines about 70% of rare earths in Inner Mongolia.", "a"),
+        hit(2, "Talks between the two sides resumed in London on Monday.", "b")]
+
+
+def test_a_claim_is_recited_to_the_passage_that_holds_it_or_removed():
+    checked = support.check("Talks resumed in London on Monday [1]. China mines 70% of rare earths [1].", HITS)
+    assert checked.text == "Talks resumed in London on Monday [2]. China mines 70% of rare earths [1]."
+    assert [c.cited for c in checked.claims] == [(2,), (1,)]
+    assert checked.claims[0].quote == HITS[1].chunk.text
+
+    invented = support.check("China mines 95% of rare earths [1]. Talks resumed in London [2].", HITS)
+    assert invented.removed == ("China mines 95% of rare earths .",) or invented.removed[0].startswith("China mines 95%")
+    assert invented.text == "Talks resumed in London [2]."
+
+    nothing = support.check("Japan produces 40% of all magnets [1].", HITS)
+    assert nothing.text == REFUSAL and nothing.claims == ()
+
+
+def test_support_needs_the_figures_names_and_most_words():
+    passage = HITS[0].chunk.text
+    assert support.holds("China mines 70% of rare earths", passage)
+    assert not support.holds("China mines 80% of rare earths", passage)
+    assert not support.holds("Australia mines 70% of rare earths", passage)  # a name, even as the first word
+    assert not support.holds("Exports of magnets to carmakers collapsed sharply", passage)
