@@ -75,9 +75,27 @@ def _open_assistant(settings, since, until, source):
     return Assistant(settings), filters
 
 
+def _answerer(server: str | None, since, until, source, **flags):
+    """(assistant, filters) for `ask` and `chat`: the running server named by --server /
+    ASSISTANT_SERVER (a RemoteAssistant), else the index and model loaded in this process."""
+    remote = _remote(server, flags["index"], {k: flags[k] for k in ("llm", "retrieval", "gguf", "openai_base_url", "openai_model")})
+    if remote is None:
+        return _open_assistant(make_settings(**flags), since, until, source)
+    from assistant.retrieval import Filters
+
+    remote.default_k = flags["k"]
+    return remote, Filters.parse(since, until, source)
+
+
+def _is_remote(assistant) -> bool:
+    from assistant.remote import RemoteAssistant
+
+    return isinstance(assistant, RemoteAssistant)
+
+
 def _remote(server: str | None, index, local_only: dict):
-    """The server named by --server / ASSISTANT_SERVER, connected, or None to answer in-process:
-    when none is named, when nothing answers there, or when a flag asks for what it cannot do."""
+    """The server, connected; None to answer in-process: when none is named, when nothing answers
+    there, or when a flag asks for what it cannot do."""
     import os
 
     if not server:
@@ -178,23 +196,11 @@ def ask(
     with user_errors():
         if not question.strip():
             raise ConfigError("the question is empty")
-        local_only = dict(llm=llm, retrieval=retrieval, gguf=gguf, openai_base_url=openai_base_url, openai_model=openai_model)
-        remote = _remote(server, index, local_only)
-        if remote is not None:
-            from assistant.retrieval import Filters
-
-            filters = Filters.parse(since, until, source)
-            if as_json:
-                data = remote.ask_json(question, k=k, filters=filters)
-                sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
-                return
-            assistant = remote
-        else:
-            assistant, filters = _open_assistant(
-                make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
-                              openai_base_url=openai_base_url, openai_model=openai_model),
-                since, until, source,
-            )
+        assistant, filters = _answerer(server, since, until, source, index=index, llm=llm, k=k, retrieval=retrieval,
+                                       gguf=gguf, openai_base_url=openai_base_url, openai_model=openai_model)
+        if as_json and _is_remote(assistant):  # the server's object, exactly
+            sys.stdout.write(json.dumps(assistant.ask_json(question, k=k, filters=filters), ensure_ascii=False, indent=1) + "\n")
+            return
         streamed: list[str] = []
         answer = assistant.ask(question, k=k, filters=filters, on_text=None if as_json else _streamer(streamed))
     if as_json:
@@ -232,27 +238,17 @@ def chat(
     from assistant.chat_session import ChatSession
 
     with user_errors():
-        local_only = dict(llm=llm, retrieval=retrieval, gguf=gguf, openai_base_url=openai_base_url, openai_model=openai_model)
-        remote = _remote(server, index, local_only)
-        if remote is not None:
-            from assistant.retrieval import Filters
-
-            assistant, filters = remote, Filters.parse(since, until, source)
-            h = remote.health
-            documents, passages, by = h["documents"], h["passages"], f"{h['llm']} at {remote.url}"
-        else:
-            assistant, filters = _open_assistant(
-                make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
-                              openai_base_url=openai_base_url, openai_model=openai_model),
-                since, until, source,
-            )
-            documents, passages, by = len(assistant.index.documents), assistant.index.manifest["n_chunks"], assistant.llm.name
+        assistant, filters = _answerer(server, since, until, source, index=index, llm=llm, k=k, retrieval=retrieval,
+                                       gguf=gguf, openai_base_url=openai_base_url, openai_model=openai_model)
+    if _is_remote(assistant):
+        h = assistant.health
+        documents, passages, by = h["documents"], h["passages"], f"{h['llm']} at {assistant.url}"
+    else:
+        documents, passages, by = len(assistant.index.documents), assistant.index.manifest["n_chunks"], assistant.llm.name
     out.print(
         f"[bold]assistant[/bold] — {documents} articles, {passages} passages; "
         f"answers by {escape(by)}. Type a question, /help for commands."
     )
-    if remote is not None:
-        remote.default_k = k
     session = ChatSession(assistant, filters)
     for line in session.lines():
         command = line.strip().lower()
