@@ -182,6 +182,7 @@ def test_twenty_concurrent_questions_all_answered_with_their_own_citations(serve
 def test_health_documents_and_reload(server, built_index):
     status, health = http(f"{server}/healthz")
     assert status == 200 and health["documents"] == 5 and health["passages"] > 100 and health["llm"] == "extractive"
+    assert health["index"] == str(built_index.resolve()) and "index" not in http(f"{server}/healthz", key=None)[1]
     status, doc = http(f"{server}/api/documents/002_9a7edff1c49901df")
     assert status == 200 and doc["date"] == "2025-06-10" and doc["title"].startswith("How rare earth minerals")
     assert "rare earth" in doc["text"] and set(doc) >= {"id", "title", "date", "url", "text"}
@@ -238,3 +239,16 @@ def test_ask_with_a_wrong_key_for_the_server_is_one_line_error(server, monkeypat
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "API key" in lines[0], result.stderr
+
+
+def test_serve_on_a_busy_port_is_one_line_error(built_index):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--index", str(built_index), "--port", str(port)])
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"cannot listen on 127.0.0.1:{port}" in lines[0] and "--port" in lines[0], result.stderr

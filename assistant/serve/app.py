@@ -4,6 +4,7 @@ worker, the OpenAI-compatible routes, the native /api routes, and the web page a
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
 import time
@@ -152,7 +153,10 @@ def create_app(bot: Assistant, options: ServeOptions = ServeOptions()) -> FastAP
 
     # -- status ------------------------------------------------------------------------------------
     @app.get("/healthz")
-    async def healthz():
+    async def healthz(request: Request):
+        """Open to all; the index's path only to those holding the key (when there is one)."""
+        trusted = not options.api_key or hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {options.api_key}".encode())
         return {
             "status": "ok",
             "llm": bot.llm.name,
@@ -162,7 +166,7 @@ def create_app(bot: Assistant, options: ServeOptions = ServeOptions()) -> FastAP
             "waiting": max(0, worker.pending - 1),
             "answered": worker.served,
             "auth": bool(options.api_key),
-            "index": str(Path(bot.settings.index_dir).resolve()),
+            **({"index": str(Path(bot.settings.index_dir).resolve())} if trusted else {}),
         }
 
     # -- native API ------------------------------------------------------------------------------
