@@ -111,6 +111,7 @@ def create_app(bot: Assistant, options: ServeOptions = ServeOptions()) -> FastAP
             log.warning("index changed on disk but cannot be loaded (%s); still answering from %s", e, bot.generation)
 
     worker = Worker(options.max_waiting, options.wait_timeout_s, before_each=reload_quietly)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
@@ -133,6 +134,11 @@ def create_app(bot: Assistant, options: ServeOptions = ServeOptions()) -> FastAP
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
         return JSONResponse(error_body(f"{where}: {first.get('msg', 'invalid request')}", "invalid_request_error"), 400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, e: Exception):  # a bug: logged with its traceback, one line to the client
+        log.exception("unexpected error")
+        return _error_response(e)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException):
