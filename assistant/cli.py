@@ -30,6 +30,9 @@ ModelOpt = Annotated[Optional[str], typer.Option("--openai-model", help="Model n
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only articles dated on or after YYYY-MM-DD")]
 UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Only articles dated on or before YYYY-MM-DD")]
 SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only articles whose site, URL or id contains this (repeatable)")]
+ServerOpt = Annotated[Optional[str], typer.Option(
+    "--server", envvar="ASSISTANT_SERVER",
+    help="A running `assistant serve` to answer (no load time); in-process when none answers there")]
 
 
 def make_settings(**overrides):
@@ -64,13 +67,56 @@ def index_cmd(
 def _open_assistant(settings, since, until, source):
     """What `ask` and `chat` share: the filters checked first, the bundled articles indexed when
     there is no index, then the index, embedder and model loaded."""
+    from assistant.api import Assistant
     from assistant.indexing import ensure_index
-    from assistant.pipeline import Assistant
     from assistant.retrieval import Filters
 
     filters = Filters.parse(since, until, source)
     ensure_index(settings, progress=say)
     return Assistant(settings), filters
+
+
+def _answerer(server: str | None, since, until, source, **flags):
+    """(assistant, filters) for `ask` and `chat`: the running server named by --server /
+    ASSISTANT_SERVER (a RemoteAssistant), else the index and model loaded in this process."""
+    remote = _remote(server, flags["index"], {k: flags[k] for k in ("llm", "retrieval", "gguf", "strategy", "openai_base_url", "openai_model")})
+    if remote is None:
+        return _open_assistant(make_settings(**flags), since, until, source)
+    from assistant.retrieval import Filters
+
+    remote.default_k = flags["k"]
+    return remote, Filters.parse(since, until, source)
+
+
+def _is_remote(assistant) -> bool:
+    from assistant.remote import RemoteAssistant
+
+    return isinstance(assistant, RemoteAssistant)
+
+
+def _remote(server: str | None, index, local_only: dict):
+    """The server, connected; None to answer in-process: when none is named, when nothing answers
+    there, or when a flag asks for what it cannot do."""
+    import os
+
+    if not server:
+        return None
+    chosen = [f"--{name.replace('_', '-')}" for name, value in local_only.items() if value is not None]
+    if chosen:
+        say(f"{', '.join(chosen)} given: answering in-process, not through the server at {server}")
+        return None
+    from assistant.remote import RemoteAssistant, ServerUnavailable
+
+    try:
+        remote = RemoteAssistant(server, api_key=os.environ.get("ASSISTANT_API_KEY")).connect()
+    except ServerUnavailable as e:
+        say(f"{e}: answering in-process")
+        return None
+    served = remote.health.get("index")
+    if index is not None and served and Path(served).resolve() != Path(index).resolve():
+        say(f"the server at {server} serves {served}, not {index}: answering in-process")
+        return None
+    return remote
 
 
 def _streamer(pieces: list[str]):
@@ -154,18 +200,19 @@ def ask(
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Answer one question from the indexed articles, with citations."""
     with user_errors():
         if not question.strip():
             raise ConfigError("the question is empty")
-        assistant, filters = _open_assistant(
-            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf, strategy=strategy,
-                          openai_base_url=openai_base_url, openai_model=openai_model),
-            since, until, source,
-        )
+        assistant, filters = _answerer(server, since, until, source, index=index, llm=llm, k=k, retrieval=retrieval,
+                                       gguf=gguf, strategy=strategy, openai_base_url=openai_base_url, openai_model=openai_model)
+        if as_json and _is_remote(assistant):  # the server's object, exactly
+            sys.stdout.write(json.dumps(assistant.ask_json(question, k=k, filters=filters), ensure_ascii=False, indent=1) + "\n")
+            return
         streamed: list[str] = []
-        answer = assistant.ask(question, filters=filters, on_text=None if as_json else _streamer(streamed))
+        answer = assistant.ask(question, k=k, filters=filters, on_text=None if as_json else _streamer(streamed))
     if as_json:
         sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) + "\n")
         return
@@ -196,20 +243,22 @@ def chat(
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
+    server: ServerOpt = None,
 ) -> None:
     """Chat about the indexed articles: streamed answers, follow-up questions, /sources."""
     from assistant.chat_session import ChatSession
 
     with user_errors():
-        assistant, filters = _open_assistant(
-            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf, strategy=strategy,
-                          openai_base_url=openai_base_url, openai_model=openai_model),
-            since, until, source,
-        )
-    info = assistant.index.manifest
+        assistant, filters = _answerer(server, since, until, source, index=index, llm=llm, k=k, retrieval=retrieval,
+                                       gguf=gguf, strategy=strategy, openai_base_url=openai_base_url, openai_model=openai_model)
+    if _is_remote(assistant):
+        h = assistant.health
+        documents, passages, by = h["documents"], h["passages"], f"{h['llm']} at {assistant.url}"
+    else:
+        documents, passages, by = len(assistant.index.documents), assistant.index.manifest["n_chunks"], assistant.llm.name
     out.print(
-        f"[bold]assistant[/bold] — {len(assistant.index.documents)} articles, {info['n_chunks']} passages; "
-        f"answers by {escape(assistant.llm.name)}. Type a question, /help for commands."
+        f"[bold]assistant[/bold] — {documents} articles, {passages} passages; "
+        f"answers by {escape(by)}. Type a question, /help for commands."
     )
     session = ChatSession(assistant, filters)
     for line in session.lines():
@@ -314,6 +363,48 @@ def bench(
         else:
             raise ConfigError(f"unknown benchmark {what!r}; choose retrieval or first-token")
     out.print_json(json.dumps(result))
+
+
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    llm: LLMOpt = None,
+    k: KOpt = None,
+    retrieval: RetrievalOpt = None,
+    gguf: GGUFOpt = None,
+    openai_base_url: BaseURLOpt = None,
+    openai_model: ModelOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on", min=1, max=65535)] = 8000,
+    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="ASSISTANT_API_KEY", help="Require the header 'Authorization: Bearer KEY'")] = None,
+    max_body_kb: Annotated[int, typer.Option("--max-body-kb", help="Largest request body; larger gets 413", min=1)] = 256,
+    max_queue: Annotated[int, typer.Option("--max-queue", help="Questions waiting behind the one being answered; more get 429", min=0)] = 32,
+    queue_timeout: Annotated[float, typer.Option("--queue-timeout", help="Seconds a question may wait to start; longer gets 503", min=1)] = 300.0,
+) -> None:
+    """Serve the assistant over HTTP: a web page at /, an OpenAI-compatible API at /v1, and /api/ask."""
+    with user_errors():
+        from assistant.api import Assistant
+        from assistant.indexing import ensure_index
+        from assistant.serve.app import ServeOptions
+        from assistant.serve.server import check_address, is_loopback, run
+
+        options = ServeOptions(host=host, port=port, api_key=api_key or None, max_body_bytes=max_body_kb * 1024,
+                               max_waiting=max_queue, wait_timeout_s=queue_timeout)
+        check_address(host, port)
+        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+                                 openai_base_url=openai_base_url, openai_model=openai_model)
+        ensure_index(settings, progress=say)
+        bot = Assistant(settings)
+    if not is_loopback(host) and not api_key:
+        say(f"warning: listening on {host} without --api-key: anyone who reaches this port can ask")
+    shown = f"[{host}]" if ":" in host else host
+    out.print(
+        f"assistant: {len(bot.index.documents)} articles, answers by {escape(bot.llm.name)}\n"
+        f"  web page   http://{shown}:{port}/\n"
+        f"  OpenAI API http://{shown}:{port}/v1  (model \"assistant\"{', bearer key required' if api_key else ''})\n"
+        f"  JSON API   http://{shown}:{port}/api/ask  (ask --json's object); Ctrl-C stops"
+    )
+    run(bot, options)
 
 
 from assistant.evaluation.commands import eval_command  # noqa: E402 - registered after the core commands

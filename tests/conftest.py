@@ -33,3 +33,53 @@ def settings(built_index):
     from assistant.settings import Settings
 
     return Settings(index_dir=built_index, llm="extractive")
+
+
+# -- `assistant serve` as a real process on 127.0.0.1 (tests/test_serve.py, tests/test_web.py) ------
+SERVER_KEY = "test-key-123"
+
+
+@pytest.fixture(scope="session")
+def server(built_index, tmp_path_factory):
+    """`assistant serve --llm extractive` on the shared index, on a free port, with a bearer key.
+    Yields its base URL; its log is shown when it fails to start."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_CACHE": str(log_path.parent / "cache")}
+    env.pop("ASSISTANT_SERVER", None)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--index", str(built_index), "--llm", "extractive",
+             "--port", str(port), "--api-key", SERVER_KEY],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"assistant serve exited with {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"assistant serve did not answer /healthz within 180 s:\n{log_path.read_text()}")
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,1 @@
+"""`assistant serve`: the HTTP API (OpenAI-compatible and native), the web page, and their queue."""
