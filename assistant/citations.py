@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from assistant.chunking import sentence_spans
 from assistant.lexical import tokenize
+from assistant.settings import default
 from assistant.types import Citation, Hit
 
 # [1], [1, 2], [1][2], [1-3], [Passage 2], [passages 1 and 3]
@@ -130,11 +131,13 @@ def best_quote(claim: str, hit: Hit) -> tuple[int, int, str, float]:
     return offset + s, offset + e, text[s:e], score
 
 
-RECITE_MARGIN = 0.2  # another passage matches the claim this much better than every cited one
-RECITE_MIN = 0.5  # and holds at least half of it
+RECITE_MARGIN = default("recite_margin")  # another passage matches the claim this much better than every cited one
+RECITE_MIN = default("recite_min")  # and holds at least this share of it
+QUOTE_MIN = default("quote_min_overlap")  # below this, a citation's quote is weak support for the claim
 
 
-def _recite(text: str, claims: list[_Claim], shown: dict[int, Hit]) -> tuple[str, list[tuple[int, int]]]:
+def _recite(text: str, claims: list[_Claim], shown: dict[int, Hit], margin: float = RECITE_MARGIN,
+            minimum: float = RECITE_MIN) -> tuple[str, list[tuple[int, int]]]:
     """Move a claim's markers to the passage it was copied from, when the model numbered it wrong:
     small models copy a sentence from passage 3 and write [4]. Returns the text and (from, to) pairs."""
     edits: list[tuple[int, int, str]] = []
@@ -145,7 +148,7 @@ def _recite(text: str, claims: list[_Claim], shown: dict[int, Hit]) -> tuple[str
             continue
         score = {n: best_quote(claim.text, hit)[3] for n, hit in shown.items()}
         best = max((n for n in shown if n not in nums), key=score.__getitem__, default=None)
-        if best is not None and score[best] >= max(max(score[n] for n in nums) + RECITE_MARGIN, RECITE_MIN):
+        if best is not None and score[best] >= max(max(score[n] for n in nums) + margin, minimum):
             edits += [(start, end, f"[{best}]" if i == 0 else "") for i, (start, end, _) in enumerate(claim.markers)]
             moved += [(n, best) for n in dict.fromkeys(nums)]
     for start, end, replacement in sorted(edits, reverse=True):
@@ -160,7 +163,8 @@ class Resolved(NamedTuple):
     recited: list[tuple[int, int]]  # (from, to): markers moved to the passage the claim was copied from
 
 
-def resolve(answer_text: str, hits: Sequence[Hit]) -> Resolved:
+def resolve(answer_text: str, hits: Sequence[Hit], *, recite_margin: float = RECITE_MARGIN,
+            recite_min: float = RECITE_MIN, quote_min: float = QUOTE_MIN) -> Resolved:
     """The answer's markers checked against the shown passages (numbered from 1), and its citations."""
     shown = {i: h for i, h in enumerate(hits, 1)}
     dropped: list[int] = []
@@ -174,7 +178,7 @@ def resolve(answer_text: str, hits: Sequence[Hit]) -> Resolved:
     text = MARKER.sub(strip_unknown, answer_text)
     text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
     claims = _claims(text)
-    text, recited = _recite(text, claims, shown)
+    text, recited = _recite(text, claims, shown, recite_margin, recite_min)
     if recited:
         claims = _claims(text)  # the markers moved
 
@@ -185,7 +189,7 @@ def resolve(answer_text: str, hits: Sequence[Hit]) -> Resolved:
             start, end, quote, score = best_quote(claim.text, hit)
             citation = Citation(
                 n=n, doc_id=hit.chunk.doc_id, title=hit.title, chunk_id=hit.chunk.id,
-                start=start, end=end, quote=quote, supported=score >= 0.25,
+                start=start, end=end, quote=quote, supported=score >= quote_min,
             )
             if n not in chosen or score > chosen[n][0]:
                 chosen[n] = (score, citation)

@@ -11,10 +11,11 @@ from assistant import values
 from assistant.citations import MARKER, cited_numbers
 from assistant.grounding import Similarity, asks_for_date, asks_for_quantity
 from assistant.sentences import Sentence
+from assistant.settings import default
 from assistant.types import Hit
 
-RELEVANCE_MARGIN = 0.1  # the other sentence scores within this of the best-matching sentence
-SAME_TOPIC = 0.5  # cosine of the other sentence to the answer: the same thing, measured differently
+RELEVANCE_MARGIN = default("differ_margin")  # the other sentence scores within this of the best-matching sentence
+SAME_TOPIC = default("differ_same_topic")  # its cosine to the answer: the same thing, measured differently
 
 
 def _reader(question: str) -> Callable[[str, str], list[values.Value]] | None:
@@ -32,6 +33,8 @@ def differing_sentences(
     ranked: Callable[[], Sequence[Sentence]],
     similarity: Similarity,
     limit: int = 2,
+    margin: float = RELEVANCE_MARGIN,
+    same_topic: float = SAME_TOPIC,
 ) -> list[Sentence]:
     """Up to `limit` sentences, each from an article the answer does not cite, about as relevant to
     the question as the best one, stating a value of the kind asked that differs from every value
@@ -49,7 +52,7 @@ def differing_sentences(
     cited = {hits[n - 1].chunk.doc_id for n in cited_n}
     candidates: dict[str, Sentence] = {}
     for sentence in sentences:
-        if sentence.score < sentences[0].score - RELEVANCE_MARGIN:
+        if sentence.score < sentences[0].score - margin:
             break
         doc = hits[sentence.n - 1].chunk.doc_id
         if doc in cited or doc in candidates:
@@ -59,7 +62,7 @@ def differing_sentences(
     if not candidates:
         return []
     close = similarity(answer, [s.text for s in candidates.values()])
-    return [c for c, sim in zip(candidates.values(), close) if sim >= SAME_TOPIC][:limit]
+    return [c for c, sim in zip(candidates.values(), close) if sim >= same_topic][:limit]
 
 
 def note(differing: Sequence[Sentence], question: str, hits: Sequence[Hit]) -> str:

@@ -101,19 +101,23 @@ class Assistant:
             if on_text:
                 on_text(piece)
 
-        ranked = functools.cache(lambda: sentences.rank(self.embedder, query, shown))
+        s = self.settings
+        ranked = functools.cache(lambda: sentences.rank(self.embedder, query, shown, s.sentence_min_words,
+                                                        s.sentence_overlap_bonus))
         run = strategies.RUN[self.strategy]
         draft = run(self, query, shown, ranked, relay) if shown else strategies.Draft(REFUSAL)
         t3 = time.perf_counter()
-        text, cites, dropped, recited = citations.resolve(draft.text, shown)
-        supported = support.check(text, shown, query)
+        resolve = functools.partial(citations.resolve, hits=shown, recite_margin=s.recite_margin,
+                                    recite_min=s.recite_min, quote_min=s.quote_min_overlap)
+        text, cites, dropped, recited = resolve(draft.text)
+        supported = support.check(text, shown, query, s.support_min_overlap)
         if supported.text != text:
-            text, cites, _, _ = citations.resolve(supported.text, shown)
+            text, cites, _, _ = resolve(supported.text)
         # After resolving, so that a misnumbered citation is not taken for the article the answer cites.
         if not grounding.is_refusal(text) and (differing := disagreements.differing_sentences(
-                query, text, shown, ranked, self.similarity)):
-            text, cites, _, _ = citations.resolve(f"{text}\n{disagreements.note(differing, query, shown)}", shown)
-        claims = support.check(text, shown, query).claims
+                query, text, shown, ranked, self.similarity, margin=s.differ_margin, same_topic=s.differ_same_topic)):
+            text, cites, _, _ = resolve(f"{text}\n{disagreements.note(differing, query, shown)}")
+        claims = support.check(text, shown, query, s.support_min_overlap).claims
         refused = (grounding.is_refusal(text) or grounding.says_not_found(text)) and not cites
         if not draft.streamed:
             relay(text)  # only what stands after the checks is shown

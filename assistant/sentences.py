@@ -15,10 +15,11 @@ import numpy as np
 
 from assistant.chunking import sentence_spans
 from assistant.lexical import tokenize
+from assistant.settings import default
 from assistant.types import Hit
 
-MIN_WORDS = 5  # shorter "sentences" are headings, bylines and captions
-OVERLAP_BONUS = 0.25  # weight of the share of the question's content words a sentence holds
+MIN_WORDS = default("sentence_min_words")  # shorter "sentences" are headings, bylines and captions
+OVERLAP_BONUS = default("sentence_overlap_bonus")  # weight of the share of the question's words a sentence holds
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Sentence:
     end: int
 
 
-def passage_sentences(hits: Sequence[Hit]) -> list[tuple[int, str, int, int]]:
+def passage_sentences(hits: Sequence[Hit], min_words: int = MIN_WORDS) -> list[tuple[int, str, int, int]]:
     """(passage number, sentence, start, end in the document) of each shown passage's sentences."""
     out = []
     for n, hit in enumerate(hits, 1):
@@ -39,25 +40,26 @@ def passage_sentences(hits: Sequence[Hit]) -> list[tuple[int, str, int, int]]:
         offset = hit.context_start if hit.context else hit.chunk.start
         for s, e in sentence_spans(text):
             sentence = text[s:e].strip()
-            if len(sentence.split()) >= MIN_WORDS:
+            if len(sentence.split()) >= min_words:
                 out.append((n, sentence, offset + s, offset + e))
     return out
 
 
-def scores(embedder, question: str, sentences: Sequence[str]) -> np.ndarray:
+def scores(embedder, question: str, sentences: Sequence[str], bonus: float = OVERLAP_BONUS) -> np.ndarray:
     vectors = embedder.embed([question, *sentences])
     cosine = vectors[1:] @ vectors[0]
     q_terms = set(tokenize(question))
     overlap = np.array([len(q_terms & set(tokenize(s))) / (len(q_terms) or 1) for s in sentences])
-    return cosine + OVERLAP_BONUS * overlap
+    return cosine + bonus * overlap
 
 
-def rank(embedder, question: str, hits: Sequence[Hit]) -> list[Sentence]:
+def rank(embedder, question: str, hits: Sequence[Hit], min_words: int = MIN_WORDS,
+         bonus: float = OVERLAP_BONUS) -> list[Sentence]:
     """Every shown sentence, best first (ties in reading order)."""
-    candidates = passage_sentences(hits)
+    candidates = passage_sentences(hits, min_words)
     if not candidates:
         return []
-    scored = scores(embedder, question, [s for _, s, _, _ in candidates])
+    scored = scores(embedder, question, [s for _, s, _, _ in candidates], bonus)
     ranked = [Sentence(float(scored[i]), i, n, s, a, b) for i, (n, s, a, b) in enumerate(candidates)]
     return sorted(ranked, key=lambda x: (-x.score, x.position))
 

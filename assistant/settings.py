@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     # Language models are not asked when no passage sentence matches the question this well (0 = always ask).
     answerable_threshold: float = 0.45
     extractive_sentences: int = 3
+    # The checks on every answer (strategies.py, support.py, citations.py, disagreements.py, grounding.py).
+    sentence_min_words: int = 5  # shorter passage "sentences" (headings, bylines) are not ranked or quoted
+    sentence_overlap_bonus: float = 0.25  # sentence score = cosine + this x share of the question's words it holds
+    support_min_overlap: float = 0.5  # a passage holds a sentence: its figures, names and this share of its words
+    quote_min_overlap: float = 0.25  # a citation's quote below this share of the claim's words is "weak support"
+    recite_margin: float = 0.2  # a claim copied from another passage matches it this much better than the cited one
+    recite_min: float = 0.5  # ... and that passage holds at least this share of it
+    share_match: float = 0.45  # cosine of "share of X" asked and "N% of Y" answered below this: another share
+    differ_margin: float = 0.1  # another article's sentence within this of the best sentence score is compared
+    differ_same_topic: float = 0.5  # ... and quoted when its cosine to the answer reaches this
     extractive_margin: float = 0.12  # quote sentences scoring within this of the best one
     prompt_sentences: int = Field(12, ge=0)  # show a language model only this many best sentences (0 = whole passages)
 
@@ -117,6 +127,11 @@ class Settings(BaseSettings):
         """Everything that can change an answer, secrets and paths left out."""
         data = self.model_dump(mode="json", exclude={"openai_api_key", "index_dir", "corpus", "n_threads"})
         return _digest(data)
+
+
+def default(name: str):
+    """A setting's default: the modules that take a threshold as a parameter default to this."""
+    return Settings.model_fields[name].default
 
 
 def _digest(data: dict) -> str:

@@ -155,17 +155,15 @@ def _content(text: str) -> set[str]:
     return set(tokenize(text))
 
 
-def short_answer(answer: str, question: str, selected: Sequence[Sentence]) -> str:
-    """The model's short answer, kept only when it says something the question does not and states
-    no figure or name that the selected sentences lack ('' otherwise)."""
+def short_answer(answer: str, question: str, shown: Sequence[Sentence]) -> str:
+    """The model's short answer, cleaned; '' when it is a refusal or says nothing that the question
+    does not and the shown sentences do ("The name of the official is [1].")."""
     answer = MARKER.sub("", answer).strip().strip('"').strip()
     if not answer or grounding.is_refusal(answer) or grounding.says_not_found(answer):
         return ""
-    evidence = " ".join(s.text for s in selected)
-    if not (_content(answer) & _content(evidence)) - _content(question) and not figures(answer):
-        return ""  # "The name of the official is.": nothing the sentences say that the question does not
-    known = figures(evidence) | figures(question)
-    if figures(answer) - known or grounding.names(answer) - grounding.words(f"{evidence} {question}"):
+    said = " ".join(s.text for s in shown)
+    news = (_content(answer) & _content(said)) - _content(question) or figures(answer) & figures(said)
+    if not news and " or " not in question:  # "X or Y?" is answered in the question's own words
         return ""
     return answer
 
@@ -192,7 +190,7 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
     shown = best(candidates, s.prompt_sentences or 12)
     template = load_template(s.select_prompt, "select")
     request = Request(
-        messages=template.messages(sentences=number_sentences(shown, hits), question=question),
+        messages=template.messages(sentences=number_sentences(shown, hits), question=question), question=question,
         max_tokens=s.select_max_tokens, temperature=s.temperature,
         schema=schema(len(shown), s.select_max_evidence), top_logprobs=s.select_top_logprobs,
     )
@@ -200,21 +198,63 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
     picked, answer = parse_selection(completion.text, len(shown))
     none = p_none(completion.steps)
-    selected = [shown[i - 1] for i in picked]
     selection = {"evidence": picked, "answer": answer, "p_none": none, "shown": len(shown),
                  "best_score": candidates[0].score}
-    if not selected:
-        return Draft(REFUSAL, usage, selection=selection)
+    draft = decide(question, shown, picked, answer, none, s, assistant.similarity)
+    return Draft(draft.text, usage, withheld=draft.withheld, selection=selection)
+
+
+def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answer: str, none: float | None,
+           s: Settings, similarity=None) -> Draft:
+    """The answer from what the model chose: its short answer, attributed in code to the shown
+    sentences that hold it (a 1.5B model answers well but numbers sentences badly), then those
+    sentences. Refused when it chose nothing, was sure nothing answers, said nothing the question
+    does not, said what no sentence holds, or the sentences lack the quantity, date or name asked."""
+    if not picked:
+        return Draft(REFUSAL, withheld="(the model chose no sentence)")
     if none is not None and none >= s.select_refuse_p_none:
-        return Draft(REFUSAL, usage, withheld=f"(the model gave p={none:.2f} that no sentence answers) {answer}",
-                     selection=selection)
-    short = short_answer(answer, question, selected)
-    lacking = grounding.misses_what_was_asked(" ".join([short, *(x.text for x in selected)]), question,
-                                             assistant.similarity)
+        return Draft(REFUSAL, withheld=f"(the model gave p={none:.2f} that no sentence answers) {answer}")
+    chosen = [shown[i - 1] for i in picked]
+    short = short_answer(answer, question, shown)
+    if not short:
+        return Draft(REFUSAL, withheld=f"(the model's answer says nothing the question does not) {answer}")
+    evidence = attribute(short, shown, chosen, question, s.support_min_overlap, s.select_max_evidence)
+    if not evidence:
+        return Draft(REFUSAL, withheld=f"(no shown sentence holds the model's answer) {answer}")
+    text = compose(short, evidence)
+    # The direct answer itself must hold what was asked: a quantity, a date, a name.
+    lacking = grounding.misses_what_was_asked(short, question) or grounding.misses_what_was_asked(
+        text, question, similarity, s.share_match)
     if lacking:
-        return Draft(REFUSAL, usage, withheld=f"(no {lacking} in the sentences chosen, which the question asks for) "
-                     + compose(short, selected), selection=selection)
-    return Draft(compose(short, selected), usage, selection=selection)
+        return Draft(REFUSAL, withheld=f"(no {lacking} in it, which the question asks for) {text}")
+    return Draft(text)
+
+
+def attribute(short: str, shown: Sequence[Sentence], chosen: Sequence[Sentence], question: str,
+              min_overlap: float, limit: int) -> list[Sentence]:
+    """The fewest shown sentences (at most `limit`) that together hold the short answer, by how much
+    of it each holds, the model's own choices first among equals; [] when no such set exists."""
+    from assistant import support
+
+    terms, numbers = _content(short), figures(short)
+    names = support.capitalised(short) - grounding.words(question)
+
+    def gain(sentence: Sentence, covered: set[str]) -> int:
+        words = _content(sentence.text) | grounding.words(sentence.text)
+        return len((terms | names) & words - covered) + 2 * len(numbers & figures(sentence.text) - covered)
+
+    picked: list[Sentence] = []
+    covered: set[str] = set()
+    while len(picked) < limit:
+        best_gain, best_one = max(((gain(x, covered), x) for x in shown if x not in picked),
+                                  key=lambda g: (g[0], g[1] in chosen, -g[1].position), default=(0, None))
+        if best_one is None or best_gain <= 0:
+            break
+        picked.append(best_one)
+        covered |= (_content(best_one.text) | grounding.words(best_one.text) | figures(best_one.text))
+        if support.holds(short, " ".join(x.text for x in picked), question, min_overlap):
+            return sorted(picked, key=lambda x: x.position)
+    return []
 
 
 # -- no model ------------------------------------------------------------------------------------
@@ -234,7 +274,7 @@ def extractive(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[
         if all(sentence.text != p.text for p in picked):  # overlapping chunks repeat sentences
             picked.append(sentence)
     text = " ".join(f"{p.text} [{p.n}]" for p in picked)
-    lacking = grounding.misses_what_was_asked(text, question, assistant.similarity)
+    lacking = grounding.misses_what_was_asked(text, question, assistant.similarity, s.share_match)
     if lacking:
         return Draft(REFUSAL, withheld=f"(no {lacking} in it, which the question asks for) {text}")
     return Draft(text)
@@ -275,7 +315,7 @@ def free(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], lis
                       max_tokens=s.max_tokens, temperature=s.temperature)
     completion = assistant.llm.generate(request, on_text)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
-    checked = grounding.check(completion.text, hits, question, assistant.similarity)
+    checked = grounding.check(completion.text, hits, question, assistant.similarity, s.share_match)
     return Draft(checked.text if checked.text.strip() else REFUSAL, usage, tuple(checked.removed), checked.withheld,
                  streamed=True)
 

@@ -14,9 +14,10 @@ from assistant.citations import best_quote, claims, figures
 from assistant.grounding import is_refusal, names, words
 from assistant.lexical import tokenize
 from assistant.prompts import REFUSAL
+from assistant.settings import default
 from assistant.types import Claim, Hit
 
-MIN_OVERLAP = 0.5  # share of a sentence's content words its passage must hold
+MIN_OVERLAP = default("support_min_overlap")  # share of a sentence's content words its passage must hold
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,20 @@ def holds(sentence: str, passage: str, question: str = "", min_overlap: float = 
     """The passage states the sentence's figures and names and at least `min_overlap` of its content words."""
     if figures(sentence) - figures(passage):
         return False
-    if _capitalised(sentence) - words(passage) - words(question):
+    if capitalised(sentence) - words(passage) - words(question):
         return False
     terms = set(tokenize(sentence))
     return not terms or len(terms & set(tokenize(passage))) >= min_overlap * len(terms)
 
 
-def _capitalised(sentence: str) -> set[str]:
-    """Names the sentence states, its first word included ("Australia mines ..."): a capitalised
-    word that is no stopword."""
-    return {w for w in names(f"x {sentence}") if tokenize(w)}
+def capitalised(sentence: str) -> set[str]:
+    """Names the sentence states, its first word included ("Australia mines ..."), unless it is a
+    stopword or set off by a comma ("Yes, ...", "However, ...")."""
+    first = re.match(r"\W*([A-Za-z][\w'’-]*)(,?)", sentence)
+    found = names(sentence)
+    if first and first.group(2) != "," and first.group(1)[0].isupper() and tokenize(first.group(1)):
+        found |= names(f"x {first.group(1)}")
+    return found
 
 
 def check(text: str, hits: Sequence[Hit], question: str = "", min_overlap: float = MIN_OVERLAP) -> Supported:

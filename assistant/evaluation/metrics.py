@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 import re
 import statistics
-import unicodedata
 from collections.abc import Iterable, Sequence
+
+from assistant.citations import MARKER
+from assistant.text import normalise
 
 TYPES = ("fact", "number", "list", "multi_doc", "conflict", "unanswerable")
 SPAN_OVERLAP = 0.8  # share of a quote's characters a passage's span must cover to hold it
@@ -33,18 +35,6 @@ MEANS = {
     "claim_support": "claim_support",
     "both_sourced": "conflict_both_sourced",
 }
-
-# Typographic variants that articles and answers mix freely.
-_PUNCTUATION = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
-_MARKER = re.compile(r"\[\d+(?:\s*[,;–-]\s*\d+)*\]")
-
-
-def normalise(text: str) -> str:
-    """For substring tests: NFKC (non-breaking spaces become spaces), straight quotes, single spaces,
-    case-folded."""
-    text = unicodedata.normalize("NFKC", text).translate(_PUNCTUATION)
-    return " ".join(text.split()).casefold()
-
 
 # -- answers -------------------------------------------------------------------------------------
 
@@ -82,7 +72,7 @@ def picks_choice(answer: str, choices: Sequence[str], gold: Iterable[int]) -> bo
 
 def word_count(answer: str) -> int:
     """Words of the answer: tokens holding a letter or digit, citation markers left out."""
-    return sum(any(ch.isalnum() for ch in token) for token in _MARKER.sub(" ", answer).split())
+    return sum(any(ch.isalnum() for ch in token) for token in MARKER.sub(" ", answer).split())
 
 
 # -- retrieval -----------------------------------------------------------------------------------
@@ -175,8 +165,6 @@ def citation_recall(citations: Sequence[dict], sources: Sequence[str]) -> float 
     return len(gold & {c["doc_id"] for c in citations}) / len(gold)
 
 
-_SEGMENT = re.compile(r"\n+|(?<=[.!?])[\"”’)]*\s+(?=[\"“(\[]?[A-Z0-9\[])")
-_CITED = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _STOP = frozenset(
     "a an the and or but of to in on at by for with from as is are was were be been being it its this that these those "
@@ -206,18 +194,12 @@ def _capitalised(text: str) -> set[str]:
 
 
 def answer_claims(answer: str) -> list[tuple[str, list[int]]]:
-    """(sentence without markers, passage numbers it cites) of each sentence of an answer; a marker
-    standing alone belongs to the sentence before it."""
-    out: list[tuple[str, list[int]]] = []
-    for segment in _SEGMENT.split(answer):
-        cited = [int(n) for m in _CITED.finditer(segment) for n in re.findall(r"\d+", m.group(1))]
-        text = _CITED.sub("", segment).strip(" \t\"“”")
-        if not re.search(r"[A-Za-z0-9]", text):
-            if out:
-                out[-1][1].extend(cited)
-            continue
-        out.append((text, cited))
-    return out
+    """(sentence without markers, passage numbers it cites) of each sentence of an answer, split
+    and given its markers as the assistant does (how a marker is attached is not what is measured;
+    whether the passage holds the sentence is)."""
+    from assistant.citations import claims
+
+    return [(text.strip(" \t\"“”"), cited) for text, cited, _ in claims(answer)]
 
 
 def claim_support(answer: str, refused: bool, passages: Sequence[dict], min_overlap: float = 0.6) -> float | None:

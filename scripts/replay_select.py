@@ -1,0 +1,47 @@
+"""Re-decide a saved evidence-first run without the model: each question gets the model's own
+saved JSON (sentence numbers and short answer) again, and everything after the model (attribution,
+refusals, support, differing sources, scoring) runs as it does now. For choosing rules on the dev
+split in seconds instead of a 20-minute run; the numbers it prints are dev numbers.
+
+    python scripts/replay_select.py eval/runs/qa-dev-select.json [--split dev] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from assistant.evaluation import runner
+from assistant.llms import registry
+from assistant.llms.scripted import ScriptedLLM
+from assistant.settings import Settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run")
+    parser.add_argument("--split", default="dev")
+    parser.add_argument("--json")
+    parser.add_argument("--set", action="append", default=[], help="setting=value (JSON value)")
+    args = parser.parse_args()
+    saved = json.loads(Path(args.run).read_text())
+    replies = {it["question"]: json.dumps({"evidence": it["prediction"]["selection"].get("evidence", []),
+                                           "answer": it["prediction"]["selection"].get("answer", "")})
+               for it in saved["items"] if it["prediction"].get("selection")}
+    fallback = json.dumps({"evidence": [], "answer": ""})
+    registry.register("replay", lambda s: ScriptedLLM(lambda r: replies.get(r.question, fallback), name="replay"))
+    overrides = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
+    settings = Settings(llm="replay", strategy="select", **overrides)
+    result = runner.run_eval(Path(saved["config"]["dataset"]), settings, split=args.split)
+    if args.json:
+        runner.save_result(result, Path(args.json))
+    s = result["summary"]
+    o = s["overall"]
+    print({k: round(o[k], 3) for k in ("accuracy", "refusal_recall", "false_refusal_rate", "claim_support",
+                                       "conflict_both_sourced", "citation_precision") if o.get(k) is not None})
+    print({t: f"{round(d['accuracy'] * d['n'])}/{d['n']}" for t, d in s["by_type"].items()})
+
+
+if __name__ == "__main__":
+    main()
