@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     select_max_evidence: int = Field(4, ge=1)  # sentences the model may choose
     select_top_logprobs: int = Field(10, ge=0)  # alternatives read per step, for p_none (0 = not read)
     select_refuse_p_none: float = Field(1.01, ge=0.0, le=1.01)  # refuse when p(no sentence answers) >= this
+    select_other_articles: float = Field(0.1, ge=0.0)  # also quote other articles' sentences this close to the best (0 = off)
     temperature: float = 0.0
     max_tokens: int = 400
     extractive_threshold: float = 0.45

@@ -200,12 +200,13 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
     none = p_none(completion.steps)
     selection = {"evidence": picked, "answer": answer, "p_none": none, "shown": len(shown),
                  "best_score": candidates[0].score}
-    draft = decide(question, shown, picked, answer, none, s, assistant.similarity)
+    draft = decide(question, shown, picked, answer, none, s, assistant.similarity,
+                   doc_of={n: h.chunk.doc_id for n, h in enumerate(hits, 1)})
     return Draft(draft.text, usage, withheld=draft.withheld, selection=selection)
 
 
 def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answer: str, none: float | None,
-           s: Settings, similarity=None) -> Draft:
+           s: Settings, similarity=None, doc_of: dict[int, str] | None = None) -> Draft:
     """The answer from what the model chose: its short answer, attributed in code to the shown
     sentences that hold it (a 1.5B model answers well but numbers sentences badly), then those
     sentences. Refused when it chose nothing, was sure nothing answers, said nothing the question
@@ -221,6 +222,7 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     evidence = attribute(short, shown, chosen, question, s.support_min_overlap, s.select_max_evidence)
     if not evidence:
         return Draft(REFUSAL, withheld=f"(no shown sentence holds the model's answer) {answer}")
+    evidence = evidence + other_articles(evidence, shown, doc_of or {}, s.select_other_articles)
     text = compose(short, evidence)
     # The direct answer itself must hold what was asked: a quantity, a date, a name.
     lacking = grounding.misses_what_was_asked(short, question) or grounding.misses_what_was_asked(
@@ -228,6 +230,24 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     if lacking:
         return Draft(REFUSAL, withheld=f"(no {lacking} in it, which the question asks for) {text}")
     return Draft(text)
+
+
+def other_articles(evidence: Sequence[Sentence], shown: Sequence[Sentence], doc_of: dict[int, str],
+                   margin: float) -> list[Sentence]:
+    """Questions often need more than one article: the best shown sentence of each article the
+    evidence does not come from, when it scores within `margin` of the best shown sentence."""
+    if margin <= 0 or not shown:
+        return []
+    top = max(x.score for x in shown)
+    have = {doc_of.get(x.n) for x in evidence}
+    added: dict[str, Sentence] = {}
+    for x in sorted(shown, key=lambda x: -x.score):
+        doc = doc_of.get(x.n)
+        if x.score < top - margin:
+            break
+        if doc not in have and doc not in added:
+            added[doc] = x
+    return list(added.values())
 
 
 def attribute(short: str, shown: Sequence[Sentence], chosen: Sequence[Sentence], question: str,

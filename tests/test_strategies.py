@@ -133,3 +133,32 @@ def test_support_needs_the_figures_names_and_most_words():
     assert not support.holds("China mines 80% of rare earths", passage)
     assert not support.holds("Australia mines 70% of rare earths", passage)  # a name, even as the first word
     assert not support.holds("Exports of magnets to carmakers collapsed sharply", passage)
+
+
+SHOWN = [Sentence(0.9, 0, 1, "Trade talks between the two sides opened in London on Monday.", 0, 10),
+         Sentence(0.8, 1, 2, "About 75% of affected companies fear their inventory will run out within three months.", 0, 10),
+         Sentence(0.7, 2, 3, "Commerce Secretary Howard Lutnick oversees export controls.", 0, 10)]
+
+
+def decide(question, picked, answer):
+    from assistant.settings import Settings
+
+    return strategies.decide(question, SHOWN, picked, answer, None, Settings())
+
+
+def test_the_short_answer_is_attributed_to_the_sentence_that_holds_it_whatever_number_the_model_gave():
+    draft = decide("What share of companies fear running out, and how soon?", [1], "75% within three months")
+    assert draft.text.splitlines() == ["75% within three months. [2]", f"“{SHOWN[1].text}” [2]"]
+    two = decide("Where did the talks open, and who oversees export controls?", [1],
+                 "In London; Howard Lutnick oversees export controls")
+    assert "[1]" in two.text and "[3]" in two.text  # two sentences together hold it
+
+
+def test_an_answer_no_sentence_holds_or_lacking_what_was_asked_is_refused():
+    invented = decide("Who oversees export controls?", [3], "Howard Lutnick and Gina Raimondo")
+    assert invented.text == REFUSAL and "no shown sentence holds" in invented.withheld
+    no_figure = decide("How many companies fear running out?", [2], "companies fear running out")
+    assert no_figure.text == REFUSAL
+    assert decide("Where did the talks open?", [], "London").text == REFUSAL  # chose nothing
+    echo = decide("Where did the talks between the two sides open?", [1], "the talks between the two sides")
+    assert echo.text == REFUSAL and "says nothing the question does not" in echo.withheld
