@@ -204,3 +204,18 @@ def test_realtimeqa_run_and_rerun_without_reembedding(tmp_path):
     other = settings.model_copy(update={"chunk_tokens": 96})  # its own work index: rebuilt, not refused
     realtimeqa.run_realtimeqa(root, other, work_dir=work, retrieval_only=True)
     assert (work / "index" / "CURRENT").read_text() != generation
+
+
+def test_realtimeqa_dev_and_test_weeks_are_disjoint_and_cover_the_benchmark():
+    from assistant.errors import InputError
+    from assistant.evaluation import realtimeqa
+
+    root = REPO.parent / "shared" / "benchmarks" / "realtimeqa"
+    weeks = realtimeqa.available_weeks(root)
+    dev, test = realtimeqa.choose_weeks(root, None, "dev"), realtimeqa.choose_weeks(root, None, "test")
+    assert dev == weeks[: realtimeqa.DEV_WEEKS] and test and not set(dev) & set(test)
+    assert sorted(dev + test) == weeks
+    with pytest.raises(InputError, match="--weeks or --split"):
+        realtimeqa.choose_weeks(root, "20230106", "dev")
+    with pytest.raises(InputError, match="choose dev or test"):
+        realtimeqa.choose_weeks(root, None, "train")
