@@ -1,9 +1,14 @@
-"""Embedders: texts → unit-length vectors. Picked by model name; torch is imported only when one loads."""
+"""Embedders: texts → unit-length vectors. Picked by model name.
+
+Questions and answer sentences are embedded by `NumpyBertEmbedder` when the model allows it (the
+packaged MiniLM does): no torch import, so `ask` starts in a fraction of a second. Indexing uses
+sentence-transformers (torch), faster on large batches; torch is imported only then."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -82,14 +87,28 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
 
-_cache: dict[tuple[str, int], SentenceTransformerEmbedder] = {}
+_cache: dict[tuple[str, int, bool], Embedder] = {}
 
 
-def load_embedder(name: str, batch_size: int = 32) -> Embedder:
-    """One instance per model per process: loading costs seconds."""
+def model_folder(name: str) -> Path | None:
+    """The local folder of a packaged or local sentence-transformers model, if there is one."""
+    location = Path(PACKAGED[name]()) if name in PACKAGED else Path(name)
+    return location if location.is_dir() else None
+
+
+def load_embedder(name: str, batch_size: int = 32, *, for_indexing: bool = False) -> Embedder:
+    """One instance per model per process: loading costs seconds. `for_indexing` asks for the
+    sentence-transformers (torch) model, the fastest on thousands of passages; otherwise a model
+    `numpy_bert` can run is run there, without importing torch."""
     if not name:
         raise ConfigError("no embedding model set; use --embedder or ASSISTANT_EMBEDDER")
-    key = (name, batch_size)
+    key = (name, batch_size, for_indexing)
     if key not in _cache:
-        _cache[key] = SentenceTransformerEmbedder(name, batch_size)
+        folder = None if for_indexing else model_folder(name)
+        from assistant import numpy_bert
+
+        if folder is not None and numpy_bert.supports(folder):
+            _cache[key] = numpy_bert.NumpyBertEmbedder(folder, name, batch_size)
+        else:
+            _cache[key] = SentenceTransformerEmbedder(name, batch_size)
     return _cache[key]

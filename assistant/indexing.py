@@ -26,7 +26,7 @@ def index_paths(
         previous = read_manifest(settings.index_dir).get("sources") if index_exists(settings.index_dir) else None
         paths = [Path(p) for p in previous] if previous else [settings.corpus]
     documents = load_documents(paths, skip_bad=skip_bad, warn=warn)
-    embedder = load_embedder(settings.embedder, settings.embed_batch_size)
+    embedder = load_embedder(settings.embedder, settings.embed_batch_size, for_indexing=True)
     sources = [str(Path(p).resolve()) for p in paths]
     return build_index(documents, settings, embedder, sources=sources, rebuild=rebuild, progress=progress)
 
