@@ -72,6 +72,12 @@ def _open_assistant(settings, since, until, source):
     return Assistant(settings), filters
 
 
+def _load_assistant(settings):
+    from assistant.pipeline import Assistant
+
+    return Assistant(settings)
+
+
 def _streamer(pieces: list[str]):
     """Prints the model's text as it comes, and keeps it to compare with the checked answer."""
     def show(piece: str) -> None:
@@ -187,18 +193,26 @@ def chat(
     source: SourceOpt = None,
 ) -> None:
     """Chat about the indexed articles: streamed answers, follow-up questions, /sources."""
-    from assistant.chat_session import ChatSession
+    from assistant.chat_session import ChatSession, Loading
 
     with user_errors():
-        assistant, filters = _open_assistant(
-            make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
-                          openai_base_url=openai_base_url, openai_model=openai_model),
-            since, until, source,
-        )
-    info = assistant.index.manifest
+        from assistant.indexing import ensure_index
+        from assistant.llms.registry import resolve_name
+        from assistant.retrieval import Filters
+        from assistant.store import check_compatible, read_manifest
+
+        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+                                 openai_base_url=openai_base_url, openai_model=openai_model)
+        filters = Filters.parse(since, until, source)
+        ensure_index(settings, progress=say)
+        info = read_manifest(settings.index_dir)
+        check_compatible(info, settings, settings.index_dir)  # before the prompt, as it costs nothing
+        llm_name = resolve_name(settings.llm)
+    # The prompt comes first; the index, embedder and model load behind it while the user types.
+    assistant = Loading(_load_assistant, settings)
     out.print(
-        f"[bold]assistant[/bold] — {len(assistant.index.documents)} articles, {info['n_chunks']} passages; "
-        f"answers by {escape(assistant.llm.name)}. Type a question, /help for commands."
+        f"[bold]assistant[/bold] — {len(info.get('documents', {}))} articles, {info.get('n_chunks', '?')} passages; "
+        f"answers by {escape(llm_name)}. Type a question, /help for commands."
     )
     session = ChatSession(assistant, filters)
     for line in session.lines():
@@ -220,6 +234,8 @@ def chat(
             out.print(f"Unknown command {escape(command)}; /help lists them.")
         else:
             streamed: list[str] = []
+            with user_errors():
+                session.assistant.result()  # the first question waits for the loading to finish
             try:
                 answer = session.ask(line, on_text=_streamer(streamed))
             except KeyboardInterrupt:
