@@ -90,3 +90,129 @@ def bench_first_token(settings: Settings, questions: list[str], runs: int, log: 
         "first_token_ms_p50": statistics.median(firsts), "first_token_ms_p95": percentile(firsts, 95),
         "answer_ms_p50": statistics.median(totals),
     }
+
+
+# -- whole processes: cold start ---------------------------------------------------------------
+
+COLD_QUESTION = DEFAULT_QUESTIONS[0]
+
+
+def _assistant_command(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "assistant", *args]
+
+
+def _env() -> dict:
+    import os
+
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def time_to_prompt(index_dir: Path, timeout: float = 120.0) -> float:
+    """Seconds from starting `assistant chat --llm extractive` to its prompt on stdout."""
+    import subprocess
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(_assistant_command("chat", "--llm", "extractive", "--index", str(index_dir)),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env())
+    seen = b""
+    try:
+        while "›".encode() not in seen:
+            piece = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(1)
+            if not piece or time.perf_counter() - started > timeout:
+                raise InputError("assistant chat ended before showing its prompt")
+            seen += piece
+        elapsed = time.perf_counter() - started
+        proc.stdin.write(b"/quit\n")
+        proc.stdin.close()
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return elapsed
+
+
+def bench_cold_start(settings: Settings, runs: int, log: Callable[[str], None]) -> dict:
+    """Whole processes, as a user who scripts `ask` or opens `chat` meets them: medians of `runs`."""
+    import subprocess
+
+    index_dir = str(Path(settings.index_dir))
+    asks, prompts, helps = [], [], []
+    for run in range(1, runs + 1):
+        started = time.perf_counter()
+        done = subprocess.run(_assistant_command("ask", COLD_QUESTION, "--llm", "extractive", "--index", index_dir),
+                              capture_output=True, text=True, env=_env())
+        asks.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise InputError(f"assistant ask failed: {done.stderr.strip()[-300:]}")
+        prompts.append(time_to_prompt(Path(index_dir)))
+        started = time.perf_counter()
+        subprocess.run(_assistant_command("--help"), capture_output=True, env=_env(), check=True)
+        helps.append(time.perf_counter() - started)
+        log(f"run {run}: ask {asks[-1]:.2f} s, chat prompt {prompts[-1]:.2f} s, --help {helps[-1]:.2f} s")
+    return {
+        "runs": runs, "question": COLD_QUESTION,
+        "ask_extractive_s_median": round(statistics.median(asks), 3), "ask_s_all": [round(x, 3) for x in asks],
+        "chat_prompt_s_median": round(statistics.median(prompts), 3),
+        "help_s_median": round(statistics.median(helps), 3),
+    }
+
+
+# -- indexing at the model's speed ---------------------------------------------------------------
+
+def bench_index(settings: Settings, corpus: Path, weeks: str | None, articles: int | None,
+                log: Callable[[str], None], work_dir: Path | None = None) -> dict:
+    """`assistant index` as a whole process on pooled RealTime QA articles, beside raw
+    `SentenceTransformer.encode` of the very passages it embedded, in the same run."""
+    import json as _json
+    import subprocess
+    import tempfile
+
+    from assistant.evaluation.realtimeqa import choose_weeks, pool_articles
+    from assistant.store import embedding_input, load_index
+
+    chosen = choose_weeks(Path(corpus), weeks)
+    rows = pool_articles(Path(corpus), chosen)[: articles or None]
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        corpus_file = Path(tmp) / "corpus.jsonl"
+        corpus_file.write_text("".join(_json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        index_dir = Path(tmp) / "index"
+        env = {**_env(), **{f"ASSISTANT_{k.upper()}": str(v) for k, v in settings.index_config().items()
+                            if k in ("chunk_tokens", "chunk_overlap_tokens", "embedder")}}
+        log(f"indexing {len(rows)} articles of weeks {','.join(chosen)} as a whole `assistant index` process")
+        started = time.perf_counter()
+        done = subprocess.run(_assistant_command("index", str(corpus_file), "--index", str(index_dir)),
+                              capture_output=True, text=True, env=env)
+        index_s = time.perf_counter() - started
+        if done.returncode != 0:
+            raise InputError(f"assistant index failed: {done.stderr.strip()[-300:]}")
+        index_settings = settings.model_copy(update={"index_dir": index_dir})
+        index = load_index(index_settings, check=False)
+        texts = [embedding_input(c, index.documents[c.doc_id], index.manifest["config"]["embed_titles"])
+                 for c in index.chunks]
+        stored = index.vector_matrix()
+
+        log(f"raw SentenceTransformer.encode of the same {len(texts)} passages")
+        from sentence_transformers import SentenceTransformer
+
+        from assistant.embedders import model_folder
+
+        model = SentenceTransformer(str(model_folder(settings.embedder) or settings.embedder), device="cpu")
+        tokens = sum(len(ids) for ids in model.tokenizer(texts, add_special_tokens=False)["input_ids"])
+        started = time.perf_counter()
+        raw = model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True,
+                           convert_to_numpy=True, show_progress_bar=False)
+        raw_s = time.perf_counter() - started
+    cosine = (raw * stored).sum(axis=1)
+    n = len(texts)
+    return {
+        "weeks": chosen, "documents": len(index.documents), "passages": n, "tokens": tokens,
+        "index_process_s": round(index_s, 2),
+        "index_documents_per_s": round(len(index.documents) / index_s, 2),
+        "index_passages_per_s": round(n / index_s, 1), "index_tokens_per_s": round(tokens / index_s),
+        "raw_encode_s": round(raw_s, 2), "raw_passages_per_s": round(n / raw_s, 1),
+        "raw_tokens_per_s": round(tokens / raw_s),
+        "ratio_index_to_raw": round(raw_s / index_s, 3),
+        "stored_vs_raw_min_cosine": round(float(cosine.min()), 6),
+    }

@@ -293,7 +293,7 @@ def models() -> None:
 
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="retrieval | first-token")],
+    what: Annotated[str, typer.Argument(help="retrieval | first-token | cold-start | index")],
     index: IndexOpt = None,
     questions: Annotated[Optional[Path], typer.Option("--questions", help="QA set or RealTime QA questions (file or folder)")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Questions per run", min=1)] = 50,
@@ -302,22 +302,43 @@ def bench(
     k: KOpt = None,
     retrieval: RetrievalOpt = None,
     gguf: GGUFOpt = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="bench index: a RealTime QA folder")] = None,
+    weeks: Annotated[Optional[str], typer.Option("--weeks", help="bench index: weeks to pool, e.g. 20230106,20230113")] = None,
+    articles: Annotated[Optional[int], typer.Option("--articles", help="bench index: at most this many articles", min=1)] = None,
+    synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="bench retrieval: N random clustered vectors instead of an index", min=1000)] = None,
+    codec: Annotated[str, typer.Option("--codec", help="bench retrieval --synthetic: flat, sq8 or pq")] = "flat",
 ) -> None:
-    """Measure retrieval latency or time to first streamed token; prints medians over runs."""
+    """Measure speed; prints medians over runs. retrieval: per-question latency on an index (or, with
+    --synthetic N, build time, memory, latency and recall of the vector index at N vectors);
+    first-token: time to the first streamed token; cold-start: whole `ask` and `chat` processes;
+    index: `assistant index` against raw SentenceTransformer.encode on the same passages."""
     from assistant import benchmark
 
     with user_errors():
         settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf)
-        qs = benchmark.load_questions(questions, limit)
-        if what == "retrieval":
-            result = benchmark.bench_retrieval(settings, qs, runs, say)
+        if what == "retrieval" and synthetic:
+            from assistant import vector_bench
+
+            result = vector_bench.bench_synthetic(synthetic, settings, codec=codec, log=say)
+        elif what == "retrieval":
+            result = benchmark.bench_retrieval(settings, benchmark.load_questions(questions, limit), runs, say)
         elif what == "first-token":
             from assistant.indexing import ensure_index
 
             ensure_index(settings, progress=say)  # as `chat` does: the bundled articles when there is no index
-            result = benchmark.bench_first_token(settings, qs, runs, say)
+            result = benchmark.bench_first_token(settings, benchmark.load_questions(questions, limit), runs, say)
+        elif what == "cold-start":
+            from assistant.indexing import ensure_index
+
+            ensure_index(settings, progress=say)
+            result = benchmark.bench_cold_start(settings, runs, say)
+        elif what == "index":
+            root = corpus or Path("../shared/benchmarks/realtimeqa")
+            if not root.is_dir():
+                raise ConfigError(f"{root}: no such folder; give a RealTime QA folder with --corpus")
+            result = benchmark.bench_index(settings, root, weeks, articles, say)
         else:
-            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval or first-token")
+            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval, first-token, cold-start or index")
     out.print_json(json.dumps(result))
 
 
