@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
+from assistant.background import Loading
 from assistant.model_files import cache_dir
-
-
-class Loading:
-    """`load(*args)` run in a thread from now on; `result()` waits for it and returns it or raises
-    its error. Lets `chat` show its prompt while the index and models load."""
-
-    def __init__(self, load: Callable, *args):
-        self._value = self._error = None
-        self._thread = threading.Thread(target=self._run, args=(load, *args), daemon=True, name="assistant-loading")
-        self._thread.start()
-
-    def _run(self, load, *args) -> None:
-        try:
-            self._value = load(*args)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            self._error = e
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 class ChatSession:

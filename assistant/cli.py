@@ -306,7 +306,7 @@ def bench(
     weeks: Annotated[Optional[str], typer.Option("--weeks", help="bench index: weeks to pool, e.g. 20230106,20230113")] = None,
     articles: Annotated[Optional[int], typer.Option("--articles", help="bench index: at most this many articles", min=1)] = None,
     synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="bench retrieval: N random clustered vectors instead of an index", min=1000)] = None,
-    codec: Annotated[str, typer.Option("--codec", help="bench retrieval --synthetic: flat, sq8 or pq")] = "flat",
+    codec: Annotated[str, typer.Option("--codec", help="bench retrieval --synthetic: flat or sq8")] = "flat",
 ) -> None:
     """Measure speed; prints medians over runs. retrieval: per-question latency on an index (or, with
     --synthetic N, build time, memory, latency and recall of the vector index at N vectors);
