@@ -162,57 +162,67 @@ def bench_cold_start(settings: Settings, runs: int, log: Callable[[str], None]) 
 # -- indexing at the model's speed ---------------------------------------------------------------
 
 def bench_index(settings: Settings, corpus: Path, weeks: str | None, articles: int | None,
-                log: Callable[[str], None], work_dir: Path | None = None) -> dict:
-    """`assistant index` as a whole process on pooled RealTime QA articles, beside raw
-    `SentenceTransformer.encode` of the very passages it embedded, in the same run."""
+                log: Callable[[str], None], runs: int = 1, work_dir: Path | None = None) -> dict:
+    """`assistant index` as a whole process (start-up, model load, reading, cleaning, chunking,
+    embedding, BM25, writing) on pooled RealTime QA articles, beside raw `SentenceTransformer.encode`
+    of the very passages it embedded (model already loaded), alternately `runs` times; wall and CPU
+    seconds, medians. The ratio is index passages/s over raw passages/s."""
     import json as _json
+    import os
     import subprocess
     import tempfile
 
+    from assistant.embedders import sentence_transformer
     from assistant.evaluation.realtimeqa import choose_weeks, pool_articles
     from assistant.store import embedding_input, load_index
 
     chosen = choose_weeks(Path(corpus), weeks)
     rows = pool_articles(Path(corpus), chosen)[: articles or None]
+    reference = sentence_transformer(settings.embedder)._model
+    walls, cpus, raw_walls, raw_cpus = [], [], [], []
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         corpus_file = Path(tmp) / "corpus.jsonl"
         corpus_file.write_text("".join(_json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        index_dir = Path(tmp) / "index"
         env = {**_env(), **{f"ASSISTANT_{k.upper()}": str(v) for k, v in settings.index_config().items()
-                            if k in ("chunk_tokens", "chunk_overlap_tokens", "embedder")}}
-        log(f"indexing {len(rows)} articles of weeks {','.join(chosen)} as a whole `assistant index` process")
-        started = time.perf_counter()
-        done = subprocess.run(_assistant_command("index", str(corpus_file), "--index", str(index_dir)),
-                              capture_output=True, text=True, env=env)
-        index_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise InputError(f"assistant index failed: {done.stderr.strip()[-300:]}")
-        index_settings = settings.model_copy(update={"index_dir": index_dir})
-        index = load_index(index_settings, check=False)
-        texts = [embedding_input(c, index.documents[c.doc_id], index.manifest["config"]["embed_titles"])
-                 for c in index.chunks]
-        stored = index.vector_matrix()
-
-        log(f"raw SentenceTransformer.encode of the same {len(texts)} passages")
-        from sentence_transformers import SentenceTransformer
-
-        from assistant.embedders import model_folder
-
-        model = SentenceTransformer(str(model_folder(settings.embedder) or settings.embedder), device="cpu")
-        tokens = sum(len(ids) for ids in model.tokenizer(texts, add_special_tokens=False)["input_ids"])
-        started = time.perf_counter()
-        raw = model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=False)
-        raw_s = time.perf_counter() - started
+                            if k in ("chunk_tokens", "chunk_overlap_tokens", "embedder", "embed_titles")}}
+        for run in range(1, runs + 1):
+            index_dir = Path(tmp) / f"index-{run}"
+            log(f"run {run}: `assistant index` of {len(rows)} articles (weeks {','.join(chosen)}) as a whole process")
+            before = os.times()
+            started = time.perf_counter()
+            done = subprocess.run(_assistant_command("index", str(corpus_file), "--index", str(index_dir)),
+                                  capture_output=True, text=True, env=env)
+            walls.append(time.perf_counter() - started)
+            after = os.times()
+            cpus.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
+            if done.returncode != 0:
+                raise InputError(f"assistant index failed: {done.stderr.strip()[-300:]}")
+            index = load_index(settings.model_copy(update={"index_dir": index_dir}), check=False)
+            texts = [embedding_input(c, index.documents[c.doc_id], index.manifest["config"]["embed_titles"])
+                     for c in index.chunks]
+            stored = index.vector_matrix()
+            log(f"run {run}: raw SentenceTransformer.encode of the same {len(texts)} passages")
+            before = os.times()
+            started = time.perf_counter()
+            raw = reference.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
+            raw_walls.append(time.perf_counter() - started)
+            after = os.times()
+            raw_cpus.append((after.user - before.user) + (after.system - before.system))
+            log(f"run {run}: index {walls[-1]:.1f} s ({cpus[-1]:.1f} s CPU), raw encode {raw_walls[-1]:.1f} s "
+                f"({raw_cpus[-1]:.1f} s CPU): ratio {raw_walls[-1] / walls[-1]:.3f}")
+    tokens = sum(len(ids) for ids in reference.tokenizer(texts, add_special_tokens=False)["input_ids"])
     cosine = (raw * stored).sum(axis=1)
-    n = len(texts)
+    n, docs = len(texts), len(index.documents)
+    wall, raw_wall = statistics.median(walls), statistics.median(raw_walls)
     return {
-        "weeks": chosen, "documents": len(index.documents), "passages": n, "tokens": tokens,
-        "index_process_s": round(index_s, 2),
-        "index_documents_per_s": round(len(index.documents) / index_s, 2),
-        "index_passages_per_s": round(n / index_s, 1), "index_tokens_per_s": round(tokens / index_s),
-        "raw_encode_s": round(raw_s, 2), "raw_passages_per_s": round(n / raw_s, 1),
-        "raw_tokens_per_s": round(tokens / raw_s),
-        "ratio_index_to_raw": round(raw_s / index_s, 3),
+        "weeks": chosen, "documents": docs, "passages": n, "tokens": tokens, "runs": runs,
+        "index_process_s": round(wall, 2), "index_cpu_s": round(statistics.median(cpus), 2),
+        "index_documents_per_s": round(docs / wall, 2),
+        "index_passages_per_s": round(n / wall, 1), "index_tokens_per_s": round(tokens / wall),
+        "raw_encode_s": round(raw_wall, 2), "raw_encode_cpu_s": round(statistics.median(raw_cpus), 2),
+        "raw_passages_per_s": round(n / raw_wall, 1), "raw_tokens_per_s": round(tokens / raw_wall),
+        "ratio_index_to_raw": round(statistics.median([r / w for r, w in zip(raw_walls, walls)]), 3),
+        "ratio_cpu": round(statistics.median([r / w for r, w in zip(raw_cpus, cpus)]), 3),
         "stored_vs_raw_min_cosine": round(float(cosine.min()), 6),
     }

@@ -336,7 +336,7 @@ def bench(
             root = corpus or Path("../shared/benchmarks/realtimeqa")
             if not root.is_dir():
                 raise ConfigError(f"{root}: no such folder; give a RealTime QA folder with --corpus")
-            result = benchmark.bench_index(settings, root, weeks, articles, say)
+            result = benchmark.bench_index(settings, root, weeks, articles, say, runs=runs)
         else:
             raise ConfigError(f"unknown benchmark {what!r}; choose retrieval, first-token, cold-start or index")
     out.print_json(json.dumps(result))

@@ -97,18 +97,29 @@ def model_folder(name: str) -> Path | None:
 
 
 def load_embedder(name: str, batch_size: int = 32, *, for_indexing: bool = False) -> Embedder:
-    """One instance per model per process: loading costs seconds. `for_indexing` asks for the
-    sentence-transformers (torch) model, the fastest on thousands of passages; otherwise a model
-    `numpy_bert` can run is run there, without importing torch."""
+    """One instance per model per process: loading costs seconds. A BERT model with mean pooling
+    (the packaged MiniLM) runs in numpy for questions and answer sentences (no torch import) and in
+    plain torch for indexing (`for_indexing`: fastest on thousands of passages, without the ~3 s
+    import of sentence-transformers); any other model runs in sentence-transformers."""
     if not name:
         raise ConfigError("no embedding model set; use --embedder or ASSISTANT_EMBEDDER")
     key = (name, batch_size, for_indexing)
     if key not in _cache:
-        folder = None if for_indexing else model_folder(name)
         from assistant import numpy_bert
 
+        folder = model_folder(name)
         if folder is not None and numpy_bert.supports(folder):
-            _cache[key] = numpy_bert.NumpyBertEmbedder(folder, name, batch_size)
+            if for_indexing:
+                from assistant.torch_bert import TorchBertEmbedder
+
+                _cache[key] = TorchBertEmbedder(folder, name, batch_size)
+            else:
+                _cache[key] = numpy_bert.NumpyBertEmbedder(folder, name, batch_size)
         else:
             _cache[key] = SentenceTransformerEmbedder(name, batch_size)
     return _cache[key]
+
+
+def sentence_transformer(name: str) -> SentenceTransformerEmbedder:
+    """The reference implementation (sentence-transformers), for comparisons and benchmarks."""
+    return SentenceTransformerEmbedder(name)

@@ -1,6 +1,6 @@
-"""Embedding many passages at the model's own speed: longest first in slices of whole batches
-(similar lengths pad little; sentence-transformers sorts only within one call), each passage
-embedded once, with a progress bar of our own (passages/s and time left) on stderr."""
+"""Embedding many passages at the model's own speed: longest first (in word pieces) in slices of
+whole batches, so that similar lengths share a batch and pad little, each passage embedded once,
+with a progress bar of our own (passages/s and time left) on stderr."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def embed_all(embedder, texts: Sequence[str], *, show_progress: bool = False) ->
     out = np.empty((len(texts), dim), dtype=np.float32)
     if not texts:
         return out
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # as sentence-transformers measures length
+    pieces = embedder.count_tokens(texts)  # the model's own length: batches of equal lengths pad nothing
+    order = sorted(range(len(texts)), key=lambda i: -pieces[i])
     step = max(1, int(getattr(embedder, "batch_size", 32))) * BATCHES_PER_SLICE
     bar = ProgressBar(len(texts)) if show_progress else None
     try:

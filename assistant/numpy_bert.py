@@ -174,7 +174,7 @@ class NumpyBertEmbedder:
 
     engine = "numpy"
 
-    def __init__(self, folder: Path, name: str, batch_size: int = 32):
+    def __init__(self, folder: Path, name: str, batch_size: int = 32, model=None):
         from tokenizers import Tokenizer
 
         folder = Path(folder)
@@ -187,7 +187,7 @@ class NumpyBertEmbedder:
         self._tokenizer.no_padding()
         self._cls = self._tokenizer.token_to_id("[CLS]")
         self._sep = self._tokenizer.token_to_id("[SEP]")
-        self._model = NumpyBert(folder)
+        self._model = model if model is not None else NumpyBert(folder)
         self.dim = self._model.dim
         # One BLAS thread: these matrices are small, and OpenBLAS threads that spin-wait on a busy
         # machine made a 1 s `ask` take 10 s (measured). ASSISTANT_QUERY_THREADS overrides.
