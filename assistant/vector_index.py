@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+RECALL_MARGIN = 0.02
 NPROBES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
@@ -69,7 +70,9 @@ def build(
     for start in range(0, n, 65536):
         index.add(matrix[start:start + 65536])
     ivf.make_direct_map()  # reconstruct(row), used to diversify results
-    nprobe, recall = choose_nprobe(index, matrix, target_recall, seed=seed)
+    # Probes are stored vectors moved off themselves; real questions are a little harder (at 1M:
+    # 0.954 on probes was 0.946 on fresh questions), hence the margin.
+    nprobe, recall = choose_nprobe(index, matrix, min(1.0, target_recall + RECALL_MARGIN), seed=seed)
     if log:
         log(f"{spec}: nprobe {nprobe} finds {recall:.3f} of the exact top 10; built in {time.perf_counter() - started:.1f} s")
     return index
@@ -139,11 +142,14 @@ def search_parameters(index, selector):
 
 
 def read(path: Path):
-    """Memory-mapped where FAISS supports it for this index type, else read whole."""
+    """Memory-mapped where FAISS supports it: IVF lists (IO_FLAG_MMAP) and flat codes
+    (IO_FLAG_MMAP_IFC); the two flags together fail on IVF files, so the file's type is read first."""
     import faiss
 
-    flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY | getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
+    with open(path, "rb") as f:
+        fourcc = f.read(4)
+    mmap_flag = faiss.IO_FLAG_MMAP if fourcc.startswith(b"Iw") else getattr(faiss, "IO_FLAG_MMAP_IFC", 0)
     try:
-        return faiss.read_index(str(path), flags)
+        return faiss.read_index(str(path), mmap_flag | faiss.IO_FLAG_READ_ONLY)
     except RuntimeError:
         return faiss.read_index(str(path))
