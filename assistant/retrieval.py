@@ -145,7 +145,7 @@ class Retriever:
         if not self.index.chunks:
             return []
         mask = allowed_rows(self.index, filters)
-        qvec = self.embedder.embed([query])[0]
+        qvec = getattr(self.embedder, "embed_query", self.embedder.embed)([query])[0]  # E5 embeds questions apart
         rankings, weights = [], []
         if s.retrieval in ("dense", "hybrid"):
             rankings.append(self.dense_top(qvec, s.candidates, mask))
