@@ -54,7 +54,7 @@ class ProgressBar:
         filled = int(width * self.done / self.total) if self.total else width
         eta = "?" if left != left else time.strftime("%H:%M:%S", time.gmtime(left))
         return (f"{self.label} {'━' * filled}{' ' * (width - filled)} {self.done:,}/{self.total:,} passages "
-                f"{rate:,.0f}/s {eta} left")
+                f"{rate:,.{0 if rate >= 10 else 1}f}/s {eta} left")
 
     def advance(self, n: int) -> None:
         self.done += n
