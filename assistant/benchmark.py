@@ -90,3 +90,139 @@ def bench_first_token(settings: Settings, questions: list[str], runs: int, log: 
         "first_token_ms_p50": statistics.median(firsts), "first_token_ms_p95": percentile(firsts, 95),
         "answer_ms_p50": statistics.median(totals),
     }
+
+
+# -- whole processes: cold start ---------------------------------------------------------------
+
+COLD_QUESTION = DEFAULT_QUESTIONS[0]
+
+
+def _assistant_command(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "assistant", *args]
+
+
+def _env() -> dict:
+    import os
+
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def time_to_prompt(index_dir: Path, timeout: float = 120.0) -> float:
+    """Seconds from starting `assistant chat --llm extractive` to its prompt on stdout."""
+    import subprocess
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(_assistant_command("chat", "--llm", "extractive", "--index", str(index_dir)),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env())
+    seen = b""
+    try:
+        while "›".encode() not in seen:
+            piece = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(1)
+            if not piece or time.perf_counter() - started > timeout:
+                raise InputError("assistant chat ended before showing its prompt")
+            seen += piece
+        elapsed = time.perf_counter() - started
+        proc.stdin.write(b"/quit\n")
+        proc.stdin.close()
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return elapsed
+
+
+def bench_cold_start(settings: Settings, runs: int, log: Callable[[str], None]) -> dict:
+    """Whole processes, as a user who scripts `ask` or opens `chat` meets them: medians of `runs`."""
+    import subprocess
+
+    index_dir = str(Path(settings.index_dir))
+    asks, prompts, helps = [], [], []
+    for run in range(1, runs + 1):
+        started = time.perf_counter()
+        done = subprocess.run(_assistant_command("ask", COLD_QUESTION, "--llm", "extractive", "--index", index_dir),
+                              capture_output=True, text=True, env=_env())
+        asks.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise InputError(f"assistant ask failed: {done.stderr.strip()[-300:]}")
+        prompts.append(time_to_prompt(Path(index_dir)))
+        started = time.perf_counter()
+        subprocess.run(_assistant_command("--help"), capture_output=True, env=_env(), check=True)
+        helps.append(time.perf_counter() - started)
+        log(f"run {run}: ask {asks[-1]:.2f} s, chat prompt {prompts[-1]:.2f} s, --help {helps[-1]:.2f} s")
+    return {
+        "runs": runs, "question": COLD_QUESTION,
+        "ask_extractive_s_median": round(statistics.median(asks), 3), "ask_s_all": [round(x, 3) for x in asks],
+        "chat_prompt_s_median": round(statistics.median(prompts), 3),
+        "help_s_median": round(statistics.median(helps), 3),
+    }
+
+
+# -- indexing at the model's speed ---------------------------------------------------------------
+
+def bench_index(settings: Settings, corpus: Path, weeks: str | None, articles: int | None,
+                log: Callable[[str], None], runs: int = 1, work_dir: Path | None = None) -> dict:
+    """`assistant index` as a whole process (start-up, model load, reading, cleaning, chunking,
+    embedding, BM25, writing) on pooled RealTime QA articles, beside raw `SentenceTransformer.encode`
+    of the very passages it embedded (model already loaded), alternately `runs` times; wall and CPU
+    seconds, medians. The ratio is index passages/s over raw passages/s."""
+    import json as _json
+    import os
+    import subprocess
+    import tempfile
+
+    from assistant.embedders import sentence_transformer
+    from assistant.evaluation.realtimeqa import choose_weeks, pool_articles
+    from assistant.store import embedding_input, load_index
+
+    chosen = choose_weeks(Path(corpus), weeks)
+    rows = pool_articles(Path(corpus), chosen)[: articles or None]
+    reference = sentence_transformer(settings.embedder)._model
+    walls, cpus, raw_walls, raw_cpus = [], [], [], []
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        corpus_file = Path(tmp) / "corpus.jsonl"
+        corpus_file.write_text("".join(_json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        env = {**_env(), **{f"ASSISTANT_{k.upper()}": str(v) for k, v in settings.index_config().items()
+                            if k in ("chunk_tokens", "chunk_overlap_tokens", "embedder", "embed_titles")}}
+        for run in range(1, runs + 1):
+            index_dir = Path(tmp) / f"index-{run}"
+            log(f"run {run}: `assistant index` of {len(rows)} articles (weeks {','.join(chosen)}) as a whole process")
+            before = os.times()
+            started = time.perf_counter()
+            done = subprocess.run(_assistant_command("index", str(corpus_file), "--index", str(index_dir)),
+                                  capture_output=True, text=True, env=env)
+            walls.append(time.perf_counter() - started)
+            after = os.times()
+            cpus.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
+            if done.returncode != 0:
+                raise InputError(f"assistant index failed: {done.stderr.strip()[-300:]}")
+            index = load_index(settings.model_copy(update={"index_dir": index_dir}), check=False)
+            texts = [embedding_input(c, index.documents[c.doc_id], index.manifest["config"]["embed_titles"])
+                     for c in index.chunks]
+            stored = index.vector_matrix()
+            log(f"run {run}: raw SentenceTransformer.encode of the same {len(texts)} passages")
+            before = os.times()
+            started = time.perf_counter()
+            raw = reference.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
+            raw_walls.append(time.perf_counter() - started)
+            after = os.times()
+            raw_cpus.append((after.user - before.user) + (after.system - before.system))
+            log(f"run {run}: index {walls[-1]:.1f} s ({cpus[-1]:.1f} s CPU), raw encode {raw_walls[-1]:.1f} s "
+                f"({raw_cpus[-1]:.1f} s CPU): ratio {raw_walls[-1] / walls[-1]:.3f}")
+    tokens = sum(len(ids) for ids in reference.tokenizer(texts, add_special_tokens=False)["input_ids"])
+    cosine = (raw * stored).sum(axis=1)
+    n, docs = len(texts), len(index.documents)
+    wall, raw_wall = statistics.median(walls), statistics.median(raw_walls)
+    return {
+        "weeks": chosen, "documents": docs, "passages": n, "tokens": tokens, "runs": runs,
+        "index_process_s": round(wall, 2), "index_cpu_s": round(statistics.median(cpus), 2),
+        "index_documents_per_s": round(docs / wall, 2),
+        "index_passages_per_s": round(n / wall, 1), "index_tokens_per_s": round(tokens / wall),
+        "raw_encode_s": round(raw_wall, 2), "raw_encode_cpu_s": round(statistics.median(raw_cpus), 2),
+        "raw_passages_per_s": round(n / raw_wall, 1), "raw_tokens_per_s": round(tokens / raw_wall),
+        "ratio_index_to_raw": round(statistics.median([r / w for r, w in zip(raw_walls, walls)]), 3),
+        "ratio_cpu": round(statistics.median([r / w for r, w in zip(raw_cpus, cpus)]), 3),
+        "stored_vs_raw_min_cosine": round(float(cosine.min()), 6),
+    }

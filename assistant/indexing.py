@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from assistant.background import Loading
 from assistant.embedders import load_embedder
 from assistant.ingest import load_documents
 from assistant.settings import BUNDLED_ARTICLES_DIR, Settings
@@ -25,8 +26,10 @@ def index_paths(
     if not paths:
         previous = read_manifest(settings.index_dir).get("sources") if index_exists(settings.index_dir) else None
         paths = [Path(p) for p in previous] if previous else [settings.corpus]
+    # The model (torch) loads while the files are read and cleaned.
+    loading = Loading(lambda: load_embedder(settings.embedder, settings.embed_batch_size, for_indexing=True))
     documents = load_documents(paths, skip_bad=skip_bad, warn=warn)
-    embedder = load_embedder(settings.embedder, settings.embed_batch_size)
+    embedder = loading.result()
     sources = [str(Path(p).resolve()) for p in paths]
     return build_index(documents, settings, embedder, sources=sources, rebuild=rebuild, progress=progress)
 

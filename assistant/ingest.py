@@ -86,8 +86,27 @@ def _from_html(path: Path, raw: str) -> Document:
     )
 
 
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) read one line at a time: a 2 GB file never sits in memory whole."""
+    with open(path, "rb") as f:
+        if b"\x00" in f.read(8192):
+            raise UnreadableFileError(f"{path}: looks like a binary file, not text; remove it or give only text files")
+        f.seek(0)
+        offset = 0
+        for lineno, raw in enumerate(f, 1):
+            start = 3 if lineno == 1 and raw.startswith(b"\xef\xbb\xbf") else 0
+            try:
+                line = raw[start:].decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise UnreadableFileError(
+                    f"{path}: not UTF-8 (bad byte at offset {offset + start + e.start}); convert it, e.g. iconv -f latin1 -t utf-8"
+                ) from None
+            offset += len(raw)
+            yield lineno, line
+
+
 def _load_jsonl(path: Path) -> Iterator[Document]:
-    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+    for lineno, line in _jsonl_lines(path):
         if not line.strip():
             continue
         try:

@@ -1,7 +1,11 @@
-"""BM25 over the chunks (bm25s), with a stemming tokenizer shared by indexing and querying."""
+"""BM25 over the chunks (bm25s builds it), with a stemming tokenizer shared by indexing and querying.
+
+Queries do not import bm25s (it imports scipy: 0.2 s of every `ask`): its saved score matrix
+(CSC arrays, memory-mapped) is read and summed here exactly as bm25s sums it."""
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +24,17 @@ def _stemmer():
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
+    """bm25s's English list, read from its module file without importing the package (and scipy)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("bm25s")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "stopwords.py"
+        if path.is_file():
+            module_spec = importlib.util.spec_from_file_location("_assistant_bm25s_stopwords", path)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+            return frozenset(module.STOPWORDS_EN)
     from bm25s.stopwords import STOPWORDS_EN
 
     return frozenset(STOPWORDS_EN)
@@ -32,8 +47,11 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25Index:
-    def __init__(self, model):
-        self._model = model
+    def __init__(self, model=None, *, csc: tuple | None = None, vocab: dict | None = None, num_docs: int = 0):
+        self._model = model  # a bm25s.BM25 when built here or when the saved method needs bm25s
+        self._csc = csc  # (data, indices, indptr) of the saved token x document score matrix
+        self._vocab = vocab if vocab is not None else (model.vocab_dict if model is not None else {})
+        self._num_docs = num_docs if model is None else int(model.scores["num_docs"])
 
     @classmethod
     def build(cls, texts: list[str]) -> "BM25Index":
@@ -48,14 +66,28 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index":
-        import bm25s
+        folder = Path(folder)
+        params = json.loads((folder / "params.index.json").read_text())
+        if (folder / "nonoccurrence_array.index.npy").exists() or params.get("method") not in ("lucene", "robertson", "atire"):
+            import bm25s  # variants that add scores for absent terms: bm25s itself scores them
 
-        return cls(bm25s.BM25.load(str(folder), allow_pickle=False))
+            return cls(bm25s.BM25.load(str(folder), allow_pickle=False))
+        csc = tuple(np.load(folder / f"{name}.csc.index.npy", mmap_mode="r", allow_pickle=False)
+                    for name in ("data", "indices", "indptr"))
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        return cls(csc=csc, vocab=vocab, num_docs=int(params["num_docs"]))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk, in index order."""
-        vocab = self._model.vocab_dict
+        vocab = self._vocab
         tokens = [t for t in tokenize(query) if t in vocab]
         if not tokens:
-            return np.zeros(self._model.scores["num_docs"], dtype=np.float32)
-        return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+            return np.zeros(self._num_docs, dtype=np.float32)
+        if self._model is not None:
+            return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+        data, indices, indptr = self._csc
+        scores = np.zeros(self._num_docs, dtype=np.float32)
+        for token_id in (vocab[t] for t in tokens):  # in query order, as bm25s adds them
+            start, end = int(indptr[token_id]), int(indptr[token_id + 1])
+            np.add.at(scores, indices[start:end], data[start:end])
+        return scores

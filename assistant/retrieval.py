@@ -125,6 +125,8 @@ class Retriever:
         """The FAISS search: the n rows nearest the query, among the allowed rows when filtered."""
         import faiss
 
+        from assistant import vector_index
+
         vectors = self.index.vectors
         query = np.ascontiguousarray(query_vector[None, :], dtype=np.float32)
         if mask is None:
@@ -133,7 +135,7 @@ class Retriever:
             allowed = np.flatnonzero(mask).astype(np.int64)
             if not len(allowed):
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            params = vector_index.search_parameters(vectors, faiss.IDSelectorBatch(allowed))
             _, rows = vectors.search(query, min(n, len(allowed)), params=params)
         return [int(r) for r in rows[0] if r >= 0]
 
@@ -143,7 +145,7 @@ class Retriever:
         if not self.index.chunks:
             return []
         mask = allowed_rows(self.index, filters)
-        qvec = self.embedder.embed([query])[0]
+        qvec = getattr(self.embedder, "embed_query", self.embedder.embed)([query])[0]  # E5 embeds questions apart
         rankings, weights = [], []
         if s.retrieval in ("dense", "hybrid"):
             rankings.append(self.dense_top(qvec, s.candidates, mask))

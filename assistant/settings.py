@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(64, ge=16, le=250)  # in the embedder's word pieces, below its 256 limit
     chunk_overlap_tokens: int = Field(16, ge=0)
     embed_titles: bool = True  # prefix each chunk with its document title when embedding
+    # The dense index is exact below this many passages; at or above it, IVF with an HNSW coarse
+    # quantizer (see vector_index.py), nprobe chosen for ivf_recall of the exact top 10. 0 = always exact.
+    ivf_threshold: int = Field(200_000, ge=0)
+    ivf_codec: Literal["flat", "sq8"] = "flat"  # how IVF stores vectors: whole (4 bytes a value) or 8-bit
+    ivf_recall: float = Field(0.95, gt=0.0, le=1.0)
 
     # Retrieval.
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import vector_index
 from assistant.chunking import chunk_document
+from assistant.embedding_run import embed_all
 from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from assistant.settings import INDEX_FORMAT_VERSION, Settings
 from assistant.types import Chunk, Document
@@ -107,8 +109,6 @@ def check_compatible(manifest: dict, settings: Settings, index_dir: Path) -> Non
 
 
 def load_index(settings: Settings, *, check: bool = True) -> Index:
-    import faiss
-
     from assistant.lexical import BM25Index
 
     index_dir = Path(settings.index_dir)
@@ -130,7 +130,7 @@ def load_index(settings: Settings, *, check: bool = True) -> Index:
             d["id"]: Document(**d) for d in map(json.loads, (gen / "documents.jsonl").read_text().splitlines())
         }
         chunks = [Chunk(**c) for c in map(json.loads, (gen / "chunks.jsonl").read_text().splitlines())]
-        vectors = faiss.read_index(str(gen / "vectors.faiss"))
+        vectors = vector_index.read(gen / "vectors.faiss")  # memory-mapped where FAISS can
         bm25 = BM25Index.load(gen / "bm25")
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
         raise IndexCorruptError(
@@ -157,8 +157,6 @@ def build_index(
     progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Make the index hold exactly `documents`, embedding only what is new or changed."""
-    import faiss
-
     from assistant.lexical import BM25Index
 
     started = time.perf_counter()
@@ -192,16 +190,15 @@ def build_index(
 
     if to_embed and progress:
         progress(f"embedding {len(to_embed)} chunks from {len(report.added) + len(report.changed)} documents")
-    new_vectors = embedder.embed(
-        [embedding_input(c, d, settings.embed_titles) for c, d in to_embed], progress=len(to_embed) > 64
+    new_vectors = embed_all(  # longest first, our own progress bar
+        embedder, [embedding_input(c, d, settings.embed_titles) for c, d in to_embed], show_progress=len(to_embed) > 64
     )
     chunks.extend(c for c, _ in to_embed)
     report.embedded_chunks = len(to_embed)
     matrix = np.vstack(reused_vectors + [new_vectors]) if chunks else np.zeros((0, embedder.dim), np.float32)
 
-    vectors = faiss.IndexFlatIP(embedder.dim)
-    if len(matrix):
-        vectors.add(np.ascontiguousarray(matrix, dtype=np.float32))
+    vectors = vector_index.build(matrix, threshold=settings.ivf_threshold or len(matrix) + 1,
+                                 codec=settings.ivf_codec, target_recall=settings.ivf_recall, log=progress)
     by_id = {d.id: d for d in documents}
     bm25 = BM25Index.build([embedding_input(c, by_id[c.doc_id], settings.embed_titles) for c in chunks])
     manifest = {

@@ -126,7 +126,7 @@ def index_corpus(documents, corpus: Path, settings: Settings, progress: Callable
         if same_config and manifest.get("documents") == {d.id: d.content_hash for d in documents}:
             return None
         rebuild = not same_config  # the benchmark's own index: rebuilt, not refused, for other settings
-    embedder = load_embedder(settings.embedder, settings.embed_batch_size)
+    embedder = load_embedder(settings.embedder, settings.embed_batch_size, for_indexing=True)
     return build_index(documents, settings, embedder, sources=[str(corpus.resolve())], rebuild=rebuild,
                        progress=progress)
 
