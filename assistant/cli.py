@@ -152,12 +152,14 @@ def render_sources(answer) -> None:
         flag = "" if c.supported else " [yellow](weak support)[/yellow]"
         out.print(f"[bold][{c.n}][/bold] {escape(c.title or c.doc_id)} [dim]({escape(c.doc_id)}, chars {c.start}–{c.end})[/dim]{flag}")
         out.print(f"    “{escape(c.quote)}”")
-    if answer.claims:
-        out.print("[bold]Each sentence and the passage that holds it:[/bold]")
-    for claim in answer.claims:
+    own = [c for c in answer.claims if c.text.strip(" “”\"") != c.quote.strip(" “”\"")]  # not quoted verbatim
+    if own:
+        out.print("[bold]Sentences in the answer's own words, and the passage sentence that holds each:[/bold]")
+    for claim in own:
         mark = "[green]✓[/green]" if claim.supported else "[red]✗ unsupported[/red]"
         cited = "".join(f"[{n}]" for n in claim.cited)
-        out.print(f"  {mark} {escape(claim.text)} {escape(cited)} [dim]← {escape(claim.doc_id)} chars {claim.start}–{claim.end}[/dim]")
+        out.print(f"  {mark} {escape(claim.text)} {escape(cited)} [dim]← {escape(claim.doc_id)} chars {claim.start}–{claim.end}:[/dim]")
+        out.print(f"      “{escape(claim.quote)}”")
     if answer.removed_claims:
         removed = escape(" / ".join(answer.removed_claims))
         out.print(f"[yellow]✗ Removed: sentences no shown passage holds: {removed}[/yellow]")
