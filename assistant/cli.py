@@ -39,6 +39,16 @@ def make_settings(**overrides):
     return Settings(**values)
 
 
+MAX_QUESTION_CHARS = 4000  # a question, not an article: longer ones are refused with one line
+
+
+def check_question(question: str) -> None:
+    if not question.strip():
+        raise ConfigError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ConfigError(f"the question is {len(question):,} characters long; keep it under {MAX_QUESTION_CHARS:,}")
+
+
 @app.command("index")
 def index_cmd(
     paths: Annotated[Optional[list[Path]], typer.Argument(help="Folders or files (.txt .md .html .jsonl); default: what the index was built from, else the bundled articles")] = None,
@@ -46,16 +56,28 @@ def index_cmd(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedder or chunking)")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable files with a warning instead of stopping")] = False,
     embedder: Annotated[Optional[str], typer.Option("--embedder", help="sentence-transformers model name or folder")] = None,
+    max_file_mb: Annotated[float, typer.Option("--max-file-mb", envvar="ASSISTANT_MAX_FILE_MB", min=0.001, help="Skip files (and .jsonl lines) larger than this")] = 25.0,
+    verify: Annotated[bool, typer.Option("--verify", help="Only check every index file against its sha256; change nothing")] = False,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for another indexing run on the same index, or fail at once")] = True,
 ) -> None:
     """Index articles: only new or changed documents are embedded; deleted ones are removed."""
     with user_errors():
-        from assistant.indexing import index_paths
-
         settings = make_settings(index=index, embedder=embedder)
-        report = index_paths(paths or [], settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say)
+        if verify:
+            from assistant.store import verify_index
+
+            n = verify_index(settings)
+            out.print(f"The index in {settings.index_dir}/ is intact: {n} files match their sha256.")
+            return
+        from assistant.indexing import index_paths
+        from assistant.store import LOCK_WAIT_S
+
+        report = index_paths(paths or [], settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say,
+                             max_file_mb=max_file_mb, lock_wait_s=LOCK_WAIT_S if wait else 0.0)
     changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged"
+    skipped = f"; skipped {report.skipped} (see the warnings above)" if report.skipped else ""
     out.print(
-        f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.path}/: {changes}; "
+        f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.path}/: {changes}{skipped}; "
         f"embedded {report.embedded_chunks} chunks in {report.seconds:.1f} s."
     )
 
@@ -147,8 +169,7 @@ def ask(
 ) -> None:
     """Answer one question from the indexed articles, with citations."""
     with user_errors():
-        if not question.strip():
-            raise ConfigError("the question is empty")
+        check_question(question)
         assistant, filters = _open_assistant(
             make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
                           openai_base_url=openai_base_url, openai_model=openai_model),
@@ -169,6 +190,7 @@ HELP = """Commands:
   /sources   the quotes behind the last answer, with document and character offsets
   /passages  the passages the last answer was given, with scores
   /clear     forget the conversation (follow-ups start fresh)
+  /reload    load the index again (done by itself before a question when it was rebuilt)
   /help      this help
   /quit      leave (or Ctrl-D). Ctrl-C stops an answer, not the session."""
 
@@ -213,6 +235,13 @@ def chat(
             render_sources(session.last) if session.last else out.print("No answer yet.")
         elif command == "/passages":
             render_passages(session.last) if session.last else out.print("No answer yet.")
+        elif command == "/reload":
+            try:
+                note = session.refresh(force=True)
+            except AssistantError as e:
+                out.print(f"[red]error:[/red] {escape(str(e))}; still answering from the index loaded before", soft_wrap=True)
+                continue
+            out.print(escape(note or "The index is unchanged."))
         elif command == "/clear":
             session.history.clear()
             out.print("Conversation cleared.")
@@ -220,6 +249,17 @@ def chat(
             out.print(f"Unknown command {escape(command)}; /help lists them.")
         else:
             streamed: list[str] = []
+            try:
+                check_question(line)
+            except AssistantError as e:
+                out.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+                continue
+            try:
+                note = session.refresh()
+            except AssistantError as e:  # the rebuilt index cannot be read: keep answering from the old one
+                note = f"the index was rebuilt but cannot be loaded ({e}); answering from the one loaded before"
+            if note:
+                say(note)
             try:
                 answer = session.ask(line, on_text=_streamer(streamed))
             except KeyboardInterrupt:

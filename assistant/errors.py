@@ -7,7 +7,9 @@
     ├── IndexError_                the index on disk is missing, corrupt or incompatible
     │   ├── IndexMissingError
     │   ├── IndexCorruptError      a file is truncated or fails its checksum
-    │   └── IndexMismatchError     built with another embedding model or chunking
+    │   ├── IndexMismatchError     built with another embedding model or chunking
+    │   ├── IndexLockedError       another indexing run kept the index locked too long
+    │   └── IndexWriteError        the index cannot be written (disk full, read-only); the old one is kept
     ├── ConfigError                an unknown backend name, a bad setting, a prompt with wrong variables
     ├── ModelError                 a model file is missing or fails its hash check
     └── LLMError                   the language model failed while answering
@@ -44,6 +46,14 @@ class IndexCorruptError(IndexError_):
 
 
 class IndexMismatchError(IndexError_):
+    pass
+
+
+class IndexLockedError(IndexError_):
+    pass
+
+
+class IndexWriteError(IndexError_):
     pass
 
 
