@@ -34,16 +34,16 @@ class ChatSession:
             except KeyboardInterrupt:
                 print()  # Ctrl-C at the prompt clears the line, as in a shell
 
-    def refresh(self, force: bool = False) -> str | None:
-        """Load the index again when a build has committed a new generation since it was loaded
-        (or always, with `force`); a note for the user, or None when nothing changed. On an error
+    def refresh(self) -> str | None:
+        """Load the index again when a build has committed a new generation since it was loaded;
+        a note for the user, or None when nothing changed. On an error
         (the new index is damaged or built with other settings) the loaded one stays in use."""
         from assistant.retrieval import Retriever
         from assistant.store import current_generation_name, load_index
 
         a = self.assistant
         name = current_generation_name(a.settings.index_dir)
-        if not force and (name is None or name == a.index.path.name):
+        if name is None or name == a.index.path.name:
             return None
         index = load_index(a.settings)
         a.index, a.retriever = index, Retriever(index, a.embedder, a.settings)

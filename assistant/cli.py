@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,8 +12,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.console import out, say, user_errors
-from assistant.errors import AssistantError, ConfigError
+from assistant.console import one_line, out, say, user_errors
+from assistant.errors import AssistantError, ConfigError, redact
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
@@ -35,8 +36,12 @@ def make_settings(**overrides):
     from assistant.settings import Settings
 
     renamed = {"index": "index_dir", "gguf": "gguf_path", "openai_base_url": "openai_base_url"}
+    from assistant.errors import add_secret
+
     values = {renamed.get(k, k): v for k, v in overrides.items() if v is not None}
-    return Settings(**values)
+    settings = Settings(**values)
+    add_secret(settings.openai_api_key)
+    return settings
 
 
 MAX_QUESTION_CHARS = 4000  # a question, not an article: longer ones are refused with one line
@@ -190,7 +195,7 @@ HELP = """Commands:
   /sources   the quotes behind the last answer, with document and character offsets
   /passages  the passages the last answer was given, with scores
   /clear     forget the conversation (follow-ups start fresh)
-  /reload    load the index again (done by itself before a question when it was rebuilt)
+  /reload    load the index again if it was rebuilt (also checked before every question)
   /help      this help
   /quit      leave (or Ctrl-D). Ctrl-C stops an answer, not the session."""
 
@@ -237,9 +242,9 @@ def chat(
             render_passages(session.last) if session.last else out.print("No answer yet.")
         elif command == "/reload":
             try:
-                note = session.refresh(force=True)
+                note = session.refresh()
             except AssistantError as e:
-                out.print(f"[red]error:[/red] {escape(str(e))}; still answering from the index loaded before", soft_wrap=True)
+                out.print(f"[red]error:[/red] {escape(one_line(str(e)))}; still answering from the index loaded before", soft_wrap=True)
                 continue
             out.print(escape(note or "The index is unchanged."))
         elif command == "/clear":
@@ -252,7 +257,7 @@ def chat(
             try:
                 check_question(line)
             except AssistantError as e:
-                out.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+                out.print(f"[red]error:[/red] {escape(one_line(str(e)))}", soft_wrap=True)
                 continue
             try:
                 note = session.refresh()
@@ -266,7 +271,7 @@ def chat(
                 out.print("\n[yellow]answer cancelled[/yellow]")
                 continue
             except AssistantError as e:
-                out.print(f"\n[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+                out.print(f"\n[red]error:[/red] {escape(one_line(str(e)))}", soft_wrap=True)
                 continue
             out.print("\n")
             render_checked(answer, streamed)
@@ -295,11 +300,19 @@ def info(index: IndexOpt = None) -> None:
         ("chunking", f"{cfg.get('chunk_tokens')} tokens, {cfg.get('chunk_overlap_tokens')} overlap, titles {'on' if cfg.get('embed_titles') else 'off'}"),
         ("retrieval", f"{settings.retrieval}, k={settings.k}, mmr λ={settings.mmr_lambda}"),
         ("answers by", resolve_name(settings.llm)),
+        ("openai server", f"{settings.openai_base_url or os.environ.get('OPENAI_BASE_URL') or '(not set)'}, key {_key_shown(settings)}"),
         ("settings", settings.fingerprint()),
     ]
     for key, value in rows:
-        table.add_row(f"[bold]{key}[/bold]", escape(value))
+        table.add_row(f"[bold]{key}[/bold]", escape(redact(value)))
     out.print(table)
+
+
+def _key_shown(settings) -> str:
+    from assistant.errors import mask
+
+    key = settings.openai_api_key or os.environ.get("OPENAI_API_KEY")
+    return mask(key) if key else "(not set)"
 
 
 @app.command()
@@ -311,7 +324,7 @@ def models() -> None:
         rows = describe(make_settings())
     table = Table("backend", "what it is", "configured with")
     for row in rows:
-        table.add_row(*(escape(x) for x in row))
+        table.add_row(*(escape(redact(x)) for x in row))
     out.print(table)
 
 
