@@ -53,7 +53,8 @@ def article(n: int, topic: str = "the harbour") -> str:
 
 
 def one_line_error(result, *words: str) -> str:
-    """A CliRunner or subprocess result that failed with exit 1 and exactly one line on stderr."""
+    """A CliRunner or subprocess result that failed with exit 1, its last line on stderr the only
+    error line (progress lines may come before it), no traceback."""
     code = getattr(result, "exit_code", None)
     code = result.returncode if code is None else code
     assert code == 1, (code, result.stdout, result.stderr)
@@ -61,10 +62,11 @@ def one_line_error(result, *words: str) -> str:
     exception = getattr(result, "exception", None)
     assert exception is None or isinstance(exception, SystemExit), repr(exception)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert lines and lines[-1].startswith("error:"), result.stderr
+    assert not [line for line in lines[:-1] if "error" in line.lower()], result.stderr
     for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
+        assert word in lines[-1], lines[-1]
+    return lines[-1]
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
