@@ -82,7 +82,7 @@ def test_two_index_runs_at_once_are_serialised_and_neither_change_is_lost(built_
     holder.send_signal(signal.SIGKILL)  # both are waiting: they now race for the lock
     holder.wait()
     add_out = add.communicate(timeout=300)[0]
-    rebuild_out = rebuild.communicate(timeout=300)[0]
+    rebuild.communicate(timeout=300)
     add_err, rebuild_err = ((tmp_path / f"{n}.err").read_text() for n in ("add", "rebuild"))
     assert add.returncode == 0, add_err
     assert rebuild.returncode == 0, rebuild_err

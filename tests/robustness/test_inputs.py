@@ -16,13 +16,11 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.cli import app
-from assistant.errors import UnreadableFileError
 from assistant.indexing import index_paths
 from assistant.ingest import MAX_WARNINGS, load_documents
 from assistant.settings import Settings
 from assistant.store import load_index
 
-from conftest import ARTICLES
 from robustness.helpers import PYTHON, REPO, article, one_line_error, peak_rss_mb, use_hash_embedder
 
 runner = CliRunner()
