@@ -133,7 +133,7 @@ class Retriever:
             allowed = np.flatnonzero(mask).astype(np.int64)
             if not len(allowed):
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
             _, rows = vectors.search(query, min(n, len(allowed)), params=params)
         return [int(r) for r in rows[0] if r >= 0]
 

@@ -331,7 +331,7 @@ def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> 
     reused_vectors: list[np.ndarray] = []
     chunks: list[Chunk] = []
     to_embed: list[tuple[Chunk, Document]] = []
-    old_rows = {}
+    old_rows: dict[str, list[int]] = {}
     if old:
         matrix = old.vector_matrix()
         for row, c in enumerate(old.chunks):

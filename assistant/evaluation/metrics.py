@@ -182,7 +182,7 @@ def citation_validity(citations: Sequence[dict], passages: Sequence[dict]) -> fl
     shown = dict(enumerate(passages, 1))
     valid = 0
     for c in citations:
-        passage = shown.get(c.get("n"))
+        passage = shown.get(c.get("n"))  # type: ignore[arg-type]
         if passage is None or (c.get("chunk_id") and c["chunk_id"] != passage.get("chunk_id")):
             continue
         quote = normalise(c.get("quote", ""))
