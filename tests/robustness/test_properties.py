@@ -117,7 +117,6 @@ def test_the_answer_checks_take_any_model_output(output, question):
 @given(output=MODEL_OUTPUT)
 def test_the_pipeline_gives_an_answer_for_whatever_the_model_says(settings, output):
     from assistant.llms.scripted import ScriptedLLM
-    from assistant.pipeline import Assistant
 
     assistant = _assistant(settings)
     assistant.llm = ScriptedLLM(lambda request: output)
