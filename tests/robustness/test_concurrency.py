@@ -49,7 +49,7 @@ def test_a_second_writer_waits_or_fails_naming_the_holder_and_a_killed_holder_fr
         assert len(notes) == 1 and f"waiting for another indexing run (pid {holder.pid})" in notes[0]
     finally:
         holder.send_signal(signal.SIGKILL)  # a stale lock: its holder died without unlocking
-        holder.wait()
+        holder.communicate()
     started = time.monotonic()
     with writer_lock(index_dir, wait_s=10):
         assert (index_dir / LOCK).read_text().strip() == str(os.getpid())
@@ -80,9 +80,11 @@ def test_two_index_runs_at_once_are_serialised_and_neither_change_is_lost(built_
         assert time.monotonic() < deadline, "the writers never reached the lock"
         time.sleep(0.2)
     holder.send_signal(signal.SIGKILL)  # both are waiting: they now race for the lock
-    holder.wait()
+    holder.communicate()
     add_out = add.communicate(timeout=300)[0]
     rebuild.communicate(timeout=300)
+    for log in logs.values():
+        log.close()
     add_err, rebuild_err = ((tmp_path / f"{n}.err").read_text() for n in ("add", "rebuild"))
     assert add.returncode == 0, add_err
     assert rebuild.returncode == 0, rebuild_err
@@ -101,7 +103,7 @@ def test_with_no_wait_exactly_one_of_two_writers_succeeds_and_the_other_says_why
         result = run_cli("index", "--no-wait", "--index", str(index_dir))
     finally:
         holder.send_signal(signal.SIGKILL)
-        holder.wait()
+        holder.communicate()
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error:") and f"pid {holder.pid}" in lines[-1], result.stderr
@@ -182,7 +184,8 @@ def test_a_chat_session_keeps_answering_during_a_rebuild_and_picks_up_the_new_in
     )
 
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(t) for t in iter(chat.stdout.readline, "")], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(t) for t in iter(chat.stdout.readline, "")], daemon=True)
+    reader.start()
 
     def ask(line: str) -> str:
         chat.stdin.write(line + "\n")
@@ -219,4 +222,6 @@ def test_a_chat_session_keeps_answering_during_a_rebuild_and_picks_up_the_new_in
     finally:
         chat.stdin.close()
         chat.wait(timeout=60)
+        reader.join(timeout=10)
+        chat.stdout.close()
     assert (index_dir / CURRENT).read_text().strip() == load_index(Settings(index_dir=index_dir)).path.name

