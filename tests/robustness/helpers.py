@@ -97,7 +97,7 @@ def remount_read_only(where: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def peak_rss_mb(code: str, timeout: float = 120) -> tuple[float, str]:
+def peak_rss_mb(code: str, timeout: float = 600) -> tuple[float, str]:
     """Run `code` in a fresh Python from the repository; its peak resident memory (MB) and stdout."""
     wrapped = code + "\nimport resource, sys\nprint('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     done = subprocess.run([PYTHON, "-c", wrapped], cwd=REPO, capture_output=True, text=True, timeout=timeout,
