@@ -35,6 +35,23 @@ class ChatSession:
             except KeyboardInterrupt:
                 print()  # Ctrl-C at the prompt clears the line, as in a shell
 
+    def refresh(self) -> str | None:
+        """Load the index again when a build has committed a new generation since it was loaded;
+        a note for the user, or None when nothing changed. On an error
+        (the new index is damaged or built with other settings) the loaded one stays in use."""
+        from assistant.retrieval import Retriever
+        from assistant.store import current_generation_name, load_index
+
+        a = self.assistant.result() if isinstance(self.assistant, Loading) else self.assistant
+        if not hasattr(a, "index"):
+            return None  # a server (ASSISTANT_SERVER) reloads its own index
+        name = current_generation_name(a.settings.index_dir)
+        if name is None or name == a.index.path.name:
+            return None
+        index = load_index(a.settings)
+        a.index, a.retriever = index, Retriever(index, a.embedder, a.settings)
+        return f"index reloaded: {len(index.documents)} articles, {index.manifest.get('n_chunks', len(index.chunks))} passages"
+
     def ask(self, question: str, on_text=None):
         assistant = self.assistant.result() if isinstance(self.assistant, Loading) else self.assistant
         answer = assistant.ask(question, filters=self.filters, history=self.history, on_text=on_text)

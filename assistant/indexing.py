@@ -1,4 +1,4 @@
-"""Index a corpus: ingest → chunk → embed → store, incrementally."""
+"""Index a corpus: ingest → chunk → embed → store, incrementally, holding the index's writer lock."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 from assistant.background import Loading
 from assistant.embedders import load_embedder
-from assistant.ingest import load_documents
+from assistant.ingest import DEFAULT_MAX_FILE_MB, load_documents
 from assistant.settings import BUNDLED_ARTICLES_DIR, Settings
-from assistant.store import BuildReport, build_index, index_exists, read_manifest
+from assistant.store import LOCK_WAIT_S, BuildReport, build_index, index_exists, read_manifest, writer_lock
 
 
 def index_paths(
@@ -20,18 +20,30 @@ def index_paths(
     skip_bad: bool = False,
     warn: Callable[[str], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> BuildReport:
     """Make the index mirror `paths` (default: what it was last built from, else the bundled articles).
-    Every input is read and checked before anything is written."""
+    Every input is read and checked before anything is written. Everything, from reading the
+    previous manifest to the commit, happens under the writer lock, so two runs at once are
+    serialised: the second starts from what the first committed, and no change is lost."""
+    with writer_lock(settings.index_dir, wait_s=lock_wait_s, notify=progress or warn):
+        return _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_mb)
+
+
+def _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_mb) -> BuildReport:
     if not paths:
         previous = read_manifest(settings.index_dir).get("sources") if index_exists(settings.index_dir) else None
         paths = [Path(p) for p in previous] if previous else [settings.corpus]
     # The model (torch) loads while the files are read and cleaned.
     loading = Loading(lambda: load_embedder(settings.embedder, settings.embed_batch_size, for_indexing=True))
-    documents = load_documents(paths, skip_bad=skip_bad, warn=warn)
+    skipped: list[str] = []
+    documents = load_documents(paths, skip_bad=skip_bad, warn=warn, max_file_mb=max_file_mb, skipped=skipped)
     embedder = loading.result()
     sources = [str(Path(p).resolve()) for p in paths]
-    return build_index(documents, settings, embedder, sources=sources, rebuild=rebuild, progress=progress)
+    report = build_index(documents, settings, embedder, sources=sources, rebuild=rebuild, progress=progress)
+    report.skipped = len(skipped)
+    return report
 
 
 def ensure_index(settings: Settings, progress: Callable[[str], None] | None = None) -> BuildReport | None:
@@ -40,4 +52,8 @@ def ensure_index(settings: Settings, progress: Callable[[str], None] | None = No
         return None
     if progress:
         progress(f"no index in {settings.index_dir}/ yet: indexing {settings.corpus}")
-    return index_paths([settings.corpus or BUNDLED_ARTICLES_DIR], settings, progress=progress)
+    with writer_lock(settings.index_dir, notify=progress):
+        if index_exists(settings.index_dir):  # another run built it while this one waited
+            return None
+        return _index_locked([settings.corpus or BUNDLED_ARTICLES_DIR], settings, False, False, None, progress,
+                             DEFAULT_MAX_FILE_MB)

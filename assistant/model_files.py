@@ -120,7 +120,7 @@ def mpnet_piece_paths() -> list[Path]:
         piece = next((found.locate_file(f) for f in found.files or [] if ".zip." in str(f)), None)
         if piece is None:
             raise ModelError(f"{dist} holds no model piece; reinstall it")
-        pieces.append(Path(piece))
+        pieces.append(Path(str(piece)))
     return pieces
 
 

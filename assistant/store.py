@@ -3,44 +3,64 @@
 Layout: `<index>/CURRENT` names a generation folder `<index>/gen-*/` holding `manifest.json`,
 `vectors.faiss`, `chunks.jsonl`, `documents.jsonl` and `bm25/`. A build writes a new generation
 and then replaces CURRENT with one atomic rename, so a build killed midway leaves the previous
-index loadable. The manifest holds a sha256 per file: a truncated or altered file is caught on load.
-Nothing here is pickled.
+index loadable.
+
+Writers hold `<index>/LOCK` (an flock; the file names the holder's pid): a second writer waits,
+and a writer killed with SIGKILL releases it with its process, so a stale lock never blocks.
+Readers take no lock: they read CURRENT once and then only that generation, whose manifest sits
+inside it; the previous generation is kept, so a reader that was half way through it finishes.
+
+The manifest holds a sha256 and a size per file: the size is checked at every load (cheap), the
+sha256 when written and by `assistant index --verify`. Nothing here is pickled, and no file is
+loaded in a format that could run code (bm25s reads with allow_pickle=False).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
 import shutil
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from assistant import vector_index
 from assistant.chunking import chunk_document
 from assistant.embedding_run import embed_all
-from assistant.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from assistant.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexMissingError,
+    IndexWriteError,
+)
 from assistant.settings import INDEX_FORMAT_VERSION, Settings
 from assistant.types import Chunk, Document
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+LOCK = "LOCK"
 DATA_FILES = ("vectors.faiss", "chunks.jsonl", "documents.jsonl")
+LOCK_WAIT_S = 1800.0  # a second writer waits this long for the first, then gives up with one line
 
 
 @dataclass
 class Index:
-    path: Path
+    path: Path  # the generation folder
     manifest: dict
     documents: dict[str, Document]
     chunks: list[Chunk]
-    vectors: object  # faiss.IndexFlatIP, row i = chunks[i]
-    bm25: object  # lexical.BM25Index
+    vectors: Any  # faiss.IndexFlatIP, row i = chunks[i]
+    bm25: Any  # lexical.BM25Index
 
     @property
     def dim(self) -> int:
@@ -62,6 +82,7 @@ class BuildReport:
     embedded_chunks: int = 0
     seconds: float = 0.0
     path: str = ""
+    skipped: int = 0  # input files or records skipped, each with a warning
 
 
 def _sha256(path: Path) -> str:
@@ -72,30 +93,53 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _current_generation(index_dir: Path) -> Path | None:
-    pointer = index_dir / CURRENT
-    if not pointer.is_file():
+def current_generation_name(index_dir: Path) -> str | None:
+    """What CURRENT names (one read), or None when there is no index."""
+    pointer = Path(index_dir) / CURRENT
+    try:
+        name = pointer.read_text().strip()
+    except FileNotFoundError:
         return None
-    name = pointer.read_text().strip()
-    if not name.startswith("gen-") or "/" in name:
+    except OSError as e:
+        raise IndexCorruptError(f"cannot read {pointer} ({_reason(e)})") from None
+    if not name.startswith("gen-") or "/" in name or "\\" in name:
         raise IndexCorruptError(f"{pointer} is damaged; rebuild with: assistant index --rebuild")
-    return index_dir / name
+    return name
+
+
+def _current_generation(index_dir: Path) -> Path:
+    name = current_generation_name(index_dir)
+    if name is None:
+        raise IndexMissingError(f"no index in {index_dir}/; build one with: assistant index [FOLDER]")
+    return Path(index_dir) / name
 
 
 def index_exists(index_dir: Path) -> bool:
     return (Path(index_dir) / CURRENT).is_file()
 
 
-def read_manifest(index_dir: Path) -> dict:
-    gen = _current_generation(Path(index_dir))
-    if gen is None:
-        raise IndexMissingError(f"no index in {index_dir}/; build one with: assistant index [FOLDER]")
+def _manifest_of(gen: Path) -> dict:
     try:
-        return json.loads((gen / MANIFEST).read_text())
+        manifest = json.loads((gen / MANIFEST).read_text())
     except (OSError, ValueError):
         raise IndexCorruptError(
             f"{gen / MANIFEST} is missing or damaged; rebuild with: assistant index --rebuild"
         ) from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"{gen / MANIFEST} is damaged; rebuild with: assistant index --rebuild")
+    return manifest
+
+
+def read_manifest(index_dir: Path) -> dict:
+    """The manifest of the generation CURRENT names; retried when a writer commits meanwhile."""
+    for attempt in range(3):
+        gen = _current_generation(Path(index_dir))
+        try:
+            return _manifest_of(gen)
+        except IndexCorruptError:
+            if attempt == 2 or current_generation_name(Path(index_dir)) == gen.name:
+                raise
+    raise AssertionError("unreachable")
 
 
 def check_compatible(manifest: dict, settings: Settings, index_dir: Path) -> None:
@@ -108,12 +152,59 @@ def check_compatible(manifest: dict, settings: Settings, index_dir: Path) -> Non
     )
 
 
+def _check_files(gen: Path, manifest: dict, *, full: bool) -> int:
+    """Every file the manifest lists is there with its size; with `full` (or an old manifest
+    without sizes), its sha256 too. Returns how many files were checked."""
+    files = manifest.get("files", {})
+    sizes = manifest.get("sizes")
+    if not isinstance(files, dict) or not files:
+        raise IndexCorruptError(f"{gen / MANIFEST} lists no files; rebuild with: assistant index --rebuild")
+    for rel, digest in files.items():
+        f = gen / rel
+        damaged = IndexCorruptError(f"{f} is truncated or damaged; rebuild with: assistant index --rebuild")
+        try:
+            size = f.stat().st_size
+        except OSError:
+            raise damaged from None
+        if isinstance(sizes, dict) and sizes.get(rel) != size:
+            raise damaged
+        if full or not isinstance(sizes, dict):
+            try:
+                if _sha256(f) != digest:
+                    raise damaged
+            except OSError:
+                raise damaged from None
+    return len(files)
+
+
 def load_index(settings: Settings, *, check: bool = True) -> Index:
+    """The index CURRENT names. CURRENT is read once per attempt; when a writer commits (and so may
+    remove the generation being read) the new one is read instead."""
+    index_dir = Path(settings.index_dir)
+    for attempt in range(3):
+        gen = _current_generation(index_dir)
+        try:
+            return _load_generation(gen, settings, check=check)
+        except IndexCorruptError:
+            if attempt == 2 or current_generation_name(index_dir) == gen.name:
+                raise
+    raise AssertionError("unreachable")
+
+
+def verify_index(settings: Settings) -> int:
+    """`assistant index --verify`: every file's sha256 against the manifest; returns the file count."""
+    index_dir = Path(settings.index_dir)
+    gen = _current_generation(index_dir)
+    n = _check_files(gen, _manifest_of(gen), full=True)
+    _load_generation(gen, settings, check=False)
+    return n
+
+
+def _load_generation(gen: Path, settings: Settings, *, check: bool) -> Index:
     from assistant.lexical import BM25Index
 
-    index_dir = Path(settings.index_dir)
-    manifest = read_manifest(index_dir)
-    gen = _current_generation(index_dir)
+    index_dir = gen.parent
+    manifest = _manifest_of(gen)
     if manifest.get("format_version") != INDEX_FORMAT_VERSION:
         raise IndexMismatchError(
             f"the index in {index_dir}/ has format {manifest.get('format_version')}, this version reads "
@@ -121,10 +212,7 @@ def load_index(settings: Settings, *, check: bool = True) -> Index:
         )
     if check:
         check_compatible(manifest, settings, index_dir)
-    for rel, digest in manifest.get("files", {}).items():
-        f = gen / rel
-        if not f.is_file() or _sha256(f) != digest:
-            raise IndexCorruptError(f"{f} is truncated or damaged; rebuild with: assistant index --rebuild")
+    _check_files(gen, manifest, full=False)
     try:
         documents = {
             d["id"]: Document(**d) for d in map(json.loads, (gen / "documents.jsonl").read_text().splitlines())
@@ -136,9 +224,74 @@ def load_index(settings: Settings, *, check: bool = True) -> Index:
         raise IndexCorruptError(
             f"the index in {index_dir}/ cannot be read ({type(e).__name__}); rebuild with: assistant index --rebuild"
         ) from None
-    if vectors.ntotal != len(chunks):
+    if vectors.ntotal != len(chunks) or vectors.d != manifest.get("dim"):
         raise IndexCorruptError(f"the index in {index_dir}/ is inconsistent; rebuild with: assistant index --rebuild")
     return Index(gen, manifest, documents, chunks, vectors, bm25)
+
+
+# -- the writer lock ------------------------------------------------------------------------------
+
+def _reason(e: BaseException) -> str:
+    """An OSError as a few words, without the path (the message names it)."""
+    if isinstance(e, OSError) and e.errno is not None:
+        return os.strerror(e.errno).lower()
+    return type(e).__name__
+
+
+def _lock_holder(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+    except OSError:
+        return "?"
+
+
+_held: set[tuple[str, int]] = set()  # (index folder, thread) this process holds the lock for
+
+
+@contextlib.contextmanager
+def writer_lock(
+    index_dir: Path, *, wait_s: float = LOCK_WAIT_S, notify: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold `<index>/LOCK` while writing the index. The lock is an flock, so the kernel releases it
+    when its holder dies (a SIGKILLed build leaves no stale lock); the file names the holder's pid
+    for the message a waiting writer prints."""
+    import fcntl
+
+    index_dir = Path(index_dir)
+    key = (os.path.realpath(index_dir), threading.get_ident())
+    if key in _held:  # re-entered by the same thread (build_index inside index_paths)
+        yield
+        return
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise IndexWriteError(f"cannot write the index in {index_dir}/ ({_reason(e)})") from None
+    _held.add(key)
+    try:
+        deadline = time.monotonic() + wait_s
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _lock_holder(fd)
+                if time.monotonic() >= deadline:
+                    raise IndexLockedError(
+                        f"another indexing run (pid {holder}) is writing {index_dir}/; try again when it has finished"
+                    ) from None
+                if not told and notify:
+                    notify(f"waiting for another indexing run (pid {holder}) to finish writing {index_dir}/")
+                    told = True
+                time.sleep(0.1)
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        _held.discard(key)
+        os.close(fd)  # releases the flock
 
 
 def embedding_input(chunk: Chunk, doc: Document, embed_titles: bool) -> str:
@@ -156,7 +309,13 @@ def build_index(
     rebuild: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Make the index hold exactly `documents`, embedding only what is new or changed."""
+    """Make the index hold exactly `documents`, embedding only what is new or changed; under the
+    writer lock (re-entered when the caller holds it), so a concurrent build cannot be lost."""
+    with writer_lock(Path(settings.index_dir), notify=progress):
+        return _build_locked(documents, settings, embedder, sources, rebuild, progress)
+
+
+def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> BuildReport:
     from assistant.lexical import BM25Index
 
     started = time.perf_counter()
@@ -170,7 +329,7 @@ def build_index(
     reused_vectors: list[np.ndarray] = []
     chunks: list[Chunk] = []
     to_embed: list[tuple[Chunk, Document]] = []
-    old_rows = {}
+    old_rows: dict[str, list[int]] = {}
     if old:
         matrix = old.vector_matrix()
         for row, c in enumerate(old.chunks):
@@ -219,13 +378,19 @@ def build_index(
 
 
 def _write_generation(index_dir: Path, manifest: dict, documents, chunks, vectors, bm25) -> None:
+    """Write a new generation and make it CURRENT; on any failure (a full disk, a read-only folder)
+    nothing is left behind and the previous index stays CURRENT. Call with the writer lock held."""
     import faiss
 
-    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = current_generation_name(index_dir) if index_exists(index_dir) else None
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.time_ns() % 1_000_000:06d}"
     tmp = index_dir / f".tmp-{name}"
-    tmp.mkdir()
+    final = index_dir / name
+    pointer_tmp = index_dir / f".{CURRENT}.{os.getpid()}"
+    committed = False
     try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in documents:
                 f.write(json.dumps(dataclasses.asdict(d), ensure_ascii=False) + "\n")
@@ -234,31 +399,69 @@ def _write_generation(index_dir: Path, manifest: dict, documents, chunks, vector
                 f.write(json.dumps(dataclasses.asdict(c), ensure_ascii=False) + "\n")
         faiss.write_index(vectors, str(tmp / "vectors.faiss"))
         bm25.save(tmp / "bm25")
-        manifest["files"] = {
-            str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
         for p in tmp.rglob("*"):
             if p.is_file():
                 with open(p, "rb") as f:
                     os.fsync(f.fileno())
-        final = index_dir / name
+        written = sorted(p for p in tmp.rglob("*") if p.is_file())
+        manifest["files"] = {str(p.relative_to(tmp)): _sha256(p) for p in written}
+        manifest["sizes"] = {str(p.relative_to(tmp)): p.stat().st_size for p in written}
+        with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
+            f.write(json.dumps(manifest, indent=1, ensure_ascii=False))
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, final)
-        pointer_tmp = index_dir / f".{CURRENT}.{os.getpid()}"
-        pointer_tmp.write_text(name + "\n")
-        with open(pointer_tmp, "rb") as f:
+        with open(pointer_tmp, "w", encoding="utf-8") as f:
+            f.write(name + "\n")
+            f.flush()
             os.fsync(f.fileno())
         os.replace(pointer_tmp, index_dir / CURRENT)  # the commit point
+        committed = True
+        _fsync_dir(index_dir)
+    except (OSError, RuntimeError) as e:  # faiss reports a failed write as RuntimeError
+        if not committed:
+            _discard(tmp, final, pointer_tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            why = "no space left on the disk"
+        elif isinstance(e, OSError):
+            why = _reason(e)
+        else:
+            why = "a file could not be written; is the disk full?"
+        kept = "the previous index is kept" if previous else "no index was written"
+        raise IndexWriteError(f"cannot write the index in {index_dir}/ ({why}); {kept}") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not committed:
+            _discard(tmp, final, pointer_tmp)
         raise
-    _remove_old_generations(index_dir, keep=name)
+    _remove_old_generations(index_dir, keep={name, previous or name})
 
 
-def _remove_old_generations(index_dir: Path, keep: str) -> None:
-    for p in index_dir.iterdir():
-        if p.is_dir() and p.name != keep and (p.name.startswith("gen-") or p.name.startswith(".tmp-gen-")):
-            # A .tmp- folder of a concurrent build is young; leave those alone.
-            if p.name.startswith(".tmp-") and time.time() - p.stat().st_mtime < 3600:
-                continue
+def _discard(*paths: Path) -> None:
+    for p in paths:
+        if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
+    """Runs with the writer lock held, so no other build is under way: every other generation is
+    old, and a .tmp- folder is what a killed build left. The previous generation is kept for
+    readers that were loading it when CURRENT moved."""
+    for p in index_dir.iterdir():
+        if p.name in keep:
+            continue
+        if p.is_dir() and (p.name.startswith("gen-") or p.name.startswith(".tmp-gen-")):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.name.startswith(f".{CURRENT}."):  # a pointer a killed build had not yet committed
+            _discard(p)

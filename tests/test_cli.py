@@ -16,7 +16,8 @@ Q = "Which rare earth metals did China stop exporting in April 2025?"
 
 def one_line_error(result, *words):
     assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     lines = [l for l in result.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
     for w in words:

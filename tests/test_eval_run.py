@@ -46,6 +46,7 @@ def check_structure(result: dict, n: int) -> None:
             if name not in NOT_SHARES and "_ms_" not in name and value is not None:
                 assert 0.0 <= value <= 1.0, (name, value)
     assert len(result["items"]) == n
+    assert any(item["prediction"]["citations"] for item in result["items"]), "no citations: the checks below check nothing"
     for item in result["items"]:
         assert {"id", "type", "prediction", "scores"} <= set(item)
         prediction = item["prediction"]

@@ -35,6 +35,8 @@ def test_pipeline_with_the_local_backend(settings, smollm):
     )
     assert answer.llm.startswith("local:") and answer.hits
     assert answer.timings_ms["first_token"] <= answer.timings_ms["total"]
+    # The model answered (a refusal by the gate before the model would pass every check below).
+    assert answer.usage.get("completion_tokens", 0) > 0, answer
     assert all(1 <= c.n <= len(answer.hits) for c in answer.citations)
 
 

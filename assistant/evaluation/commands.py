@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -24,8 +24,8 @@ class ProgressBar:
     (indexing before it prints its own progress), with the running accuracy."""
 
     def __init__(self) -> None:
-        self.progress = None
-        self.task = None
+        self.progress: Any = None
+        self.task: Any = None
         self.correct = 0
 
     def __call__(self, done: int, total: int, item: dict | None) -> None:
@@ -127,7 +127,7 @@ def eval_command(
             raise ConfigError("give a QA set (e.g. eval/rare_earths_qa.jsonl), 'realtimeqa PATH', or --compare A.json B.json")
         from assistant.settings import Settings
 
-        overrides = {"index_dir": index, "llm": llm, "k": k, "retrieval": retrieval, "strategy": strategy}
+        overrides: dict[str, Any] = {"index_dir": index, "llm": llm, "k": k, "retrieval": retrieval, "strategy": strategy}
         settings = Settings(**{key: v for key, v in overrides.items() if v is not None})
         from assistant.retrieval import Filters
 

@@ -41,7 +41,7 @@ def _must_include(value, where: str) -> tuple:
         if isinstance(element, str) and element.strip():
             elements.append(element)
         elif isinstance(element, list) and element and all(isinstance(x, str) and x.strip() for x in element):
-            elements.append(tuple(element))
+            elements.append(tuple(element))  # type: ignore[arg-type]
         else:
             raise InputError(
                 f"{where}: each 'must_include' element must be a non-empty string or a list of them, not {element!r}"

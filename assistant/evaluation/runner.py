@@ -83,7 +83,7 @@ class QuestionRunner:
             ranking = prediction["passages"]
         else:
             ranking = [passage_record(h) for h in self.retriever.search(question, k=RANKING_DEPTH, filters=self.filters)]
-        return prediction, ranking, timings
+        return prediction, ranking, timings  # type: ignore[return-value]
 
 
 def llm_model(llm: str | None, settings: Settings) -> str | None:

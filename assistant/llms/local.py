@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import typing
 from pathlib import Path
 
 from assistant.errors import ConfigError, LLMError, ModelError
 from assistant.llms.base import Completion, OnText, Request
 from assistant.settings import Settings
 
-_loaded: dict[tuple, object] = {}  # one model per process: loading costs seconds
+_loaded: dict[tuple, typing.Any] = {}  # one model per process: loading costs seconds
 
 
 @contextlib.contextmanager

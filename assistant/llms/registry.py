@@ -43,9 +43,9 @@ def register(name: str, factory: Factory, description: str = "") -> None:
 
 
 def _plugins() -> dict[str, tuple[Factory, str]]:
-    found = {}
+    found: dict[str, tuple[Factory, str]] = {}
     for ep in entry_points(group="assistant.llms"):
-        found[ep.name] = (lambda settings, ep=ep: ep.load()(settings), f"plugin {ep.value}")
+        found[ep.name] = (lambda settings, ep=ep: ep.load()(settings), f"plugin {ep.value}")  # type: ignore[misc]
     return found
 
 
