@@ -11,7 +11,8 @@ class Loading:
     raises its error in the caller's thread."""
 
     def __init__(self, load: Callable, *args):
-        self._value = self._error = None
+        self._value: object = None
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(load, *args), daemon=True, name="assistant-loading")
         self._thread.start()
 

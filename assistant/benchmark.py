@@ -117,6 +117,7 @@ def time_to_prompt(index_dir: Path, timeout: float = 120.0) -> float:
     proc = subprocess.Popen(_assistant_command("chat", "--llm", "extractive", "--index", str(index_dir)),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_env())
     seen = b""
+    assert proc.stdout is not None and proc.stdin is not None  # both are pipes
     try:
         while "›".encode() not in seen:
             piece = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(1)

@@ -83,7 +83,9 @@ def drop_invented(answer_text: str, hits: Sequence[Hit], question: str = "") -> 
     shown = [f"{h.title} {h.date} {h.shown_text}" for h in hits]  # the model sees each passage's title and date too
     known_figures = set().union(*(figures(text) for text in shown))
     known_words = words(question).union(*(words(text) for text in shown))
-    kept, removed, previous = [], [], ""
+    kept: list[str] = []
+    removed: list[str] = []
+    previous = ""
     for s, e in sentence_spans(answer_text):
         sentence = answer_text[s:e]
         claim = _PASSAGE_MENTION.sub("", MARKER.sub("", sentence))  # "as passage 2 says" states no figure

@@ -32,6 +32,8 @@ def _stopwords() -> frozenset[str]:
         path = Path(folder) / "stopwords.py"
         if path.is_file():
             module_spec = importlib.util.spec_from_file_location("_assistant_bm25s_stopwords", path)
+            if module_spec is None or module_spec.loader is None:
+                break
             module = importlib.util.module_from_spec(module_spec)
             module_spec.loader.exec_module(module)
             return frozenset(module.STOPWORDS_EN)
@@ -85,6 +87,7 @@ class BM25Index:
             return np.zeros(self._num_docs, dtype=np.float32)
         if self._model is not None:
             return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+        assert self._csc is not None  # loaded from its saved arrays when there is no bm25s model
         data, indices, indptr = self._csc
         scores = np.zeros(self._num_docs, dtype=np.float32)
         for token_id in (vocab[t] for t in tokens):  # in query order, as bm25s adds them

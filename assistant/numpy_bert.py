@@ -185,8 +185,13 @@ class NumpyBertEmbedder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
-        self._cls = self._tokenizer.token_to_id("[CLS]")
-        self._sep = self._tokenizer.token_to_id("[SEP]")
+        cls, sep = self._tokenizer.token_to_id("[CLS]"), self._tokenizer.token_to_id("[SEP]")
+        if cls is None or sep is None:
+            from assistant.errors import ModelError
+
+            raise ModelError(f"{folder}/tokenizer.json has no [CLS]/[SEP] tokens: not a BERT tokenizer")
+        self._cls: int = cls
+        self._sep: int = sep
         self._model = model if model is not None else NumpyBert(folder)
         self.dim = self._model.dim
         # One BLAS thread: these matrices are small, and OpenBLAS threads that spin-wait on a busy

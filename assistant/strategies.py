@@ -93,11 +93,12 @@ def parse_selection(text: str, count: int) -> tuple[list[int], str]:
         data = {}
     if not isinstance(data, dict):
         data = {}
-    raw = data.get("evidence") if isinstance(data.get("evidence"), list) else []
+    raw = data.get("evidence")
+    raw = raw if isinstance(raw, list) else []
     numbers = [int(x) for x in raw if isinstance(x, (int, float, str)) and str(x).strip().isdigit()]
     picked = list(dict.fromkeys(n for n in numbers if 1 <= n <= count))
-    answer = data.get("answer") if isinstance(data.get("answer"), str) else ""
-    return picked, answer.strip()
+    answer = data.get("answer")
+    return picked, answer.strip() if isinstance(answer, str) else ""
 
 
 _OPEN_LIST = re.compile(r'"evidence"\s*:\s*\[?\s*$')
@@ -240,7 +241,7 @@ def other_articles(evidence: Sequence[Sentence], shown: Sequence[Sentence], doc_
         return []
     top = max(x.score for x in shown)
     have = {doc_of.get(x.n) for x in evidence}
-    added: dict[str, Sentence] = {}
+    added: dict[str | None, Sentence] = {}
     for x in sorted(shown, key=lambda x: -x.score):
         doc = doc_of.get(x.n)
         if x.score < top - margin:
@@ -320,7 +321,7 @@ def free(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], lis
     """Prose with [n] markers, streamed; the model sees the best `prompt_sentences` sentences under
     their passage numbers (0 = whole passages). A question no sentence matches is refused unasked."""
     s = assistant.settings
-    only = None
+    only: dict[int, list[str]] | None = None
     if s.answerable_threshold > 0 or s.prompt_sentences:
         sentences = ranked()
         if not sentences or sentences[0].score < s.answerable_threshold:

@@ -120,8 +120,8 @@ def dates(text: str, reference: str = "") -> list[Value]:
             if not ref:
                 continue
             delta = (WEEKDAYS.index(g["wd"].lower()) - ref.weekday()) % 7
-            day = ref + dt.timedelta(days=delta if delta <= 3 else delta - 7)
-            out.append(Value("date", (day.year, day.month, day.day), (day.year, day.month, day.day), text=m.group(0)))
+            when = ref + dt.timedelta(days=delta if delta <= 3 else delta - 7)
+            out.append(Value("date", (when.year, when.month, when.day), (when.year, when.month, when.day), text=m.group(0)))
             continue
         month = g["m1"] or g["m2"] or g["m3"]
         day = int(g["d1"] or g["d2"] or 0)

@@ -53,7 +53,7 @@ def build(
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     n, dim = matrix.shape
     if n < max(threshold, 1) or n < 1024:
-        index = faiss.IndexFlatIP(dim)
+        index: faiss.Index = faiss.IndexFlatIP(dim)
         if n:
             index.add(matrix)
         return index

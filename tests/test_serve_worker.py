@@ -27,7 +27,9 @@ def test_one_at_a_time_in_order_with_streamed_text():
     async def main():
         worker = Worker(max_waiting=10)
         jobs = [await worker.submit(job(i)) for i in range(5)]
-        pieces = [[p async for p in j.pieces()] for j in jobs]
+        pieces = []
+        for j in jobs:
+            pieces.append([p async for p in j.pieces()])
         results = [await j.result() for j in jobs]
         worker.shutdown()
         return pieces, results, worker

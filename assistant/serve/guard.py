@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 
 OPEN_PATHS = ("/", "/healthz", "/favicon.ico")  # and /static/*: the page asks for the key itself
 
@@ -13,7 +14,7 @@ def error_body(message: str, kind: str, code: str | None = None) -> dict:
     return {"error": {"message": message, "type": kind, "code": code, "param": None}}
 
 
-async def send_json(send, status: int, body: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def send_json(send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     payload = json.dumps(body).encode()
     await send({
         "type": "http.response.start",
