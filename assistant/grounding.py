@@ -126,7 +126,9 @@ MONTHS = "|".join(values.MONTHS)
 WEEKDAYS = "|".join(values.WEEKDAYS)
 _DATE = re.compile(
     rf"\b(1[89]\d\ds?|20\d\ds?|{MONTHS}|{WEEKDAYS}|today|yesterday|tomorrow|ago|decades?|century"
-    r"|(last|next|this|earlier this|later this) (week|month|year|spring|summer|autumn|fall|winter))\b",
+    r"|(last|next|this|earlier this|later this) (week|month|year|spring|summer|autumn|fall|winter)"
+    r"|(end|beginning|start|middle|close) of (the|this|next|last) (week|month|year|quarter)"
+    r"|(within|in|for|after) (\d+|a|one|two|three|four|five|six|several|a few) (days?|weeks?|months?|years?))\b",
     re.IGNORECASE,
 )
 _WH = re.compile(r"\b(what|when|where|who|whom|which|why|how)\b", re.IGNORECASE)

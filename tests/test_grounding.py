@@ -143,3 +143,9 @@ def test_share_phrases_reads_what_is_asked_and_what_is_stated():
 def test_a_share_of_something_else_than_was_asked_does_not_answer(minilm_similarity, question, answer, lacking):
     assert bool(misses_what_was_asked(answer, question, minilm_similarity)) == lacking
     assert misses_what_was_asked(answer, question) == ""  # without a similarity the check is off
+
+
+@pytest.mark.parametrize("answer", ["A decision is expected before the end of the month [1].",
+                                    "Talks resume within two weeks [1].", "It lasted for three months [2]."])
+def test_relative_dates_answer_when(answer):
+    assert misses_what_was_asked(answer, "When is a decision expected?") == ""
