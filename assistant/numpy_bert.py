@@ -104,6 +104,20 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return x
 
 
+
+def query_threads() -> int:
+    """BLAS threads for the query path: the cores that are idle now (load average), at least one.
+    OpenBLAS threads spin-wait, and on a busy machine a second thread made a 1 s `ask` take 10 s
+    (measured); on an idle 2-core machine two threads save ~0.3 s. ASSISTANT_QUERY_THREADS overrides."""
+    if os.environ.get("ASSISTANT_QUERY_THREADS"):
+        return max(1, int(os.environ["ASSISTANT_QUERY_THREADS"]))
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        return 1
+    return max(1, min(cores, math.ceil(cores - busy + 0.5)))  # half a core idle is worth a thread
+
 class NumpyBert:
     """The encoder: token ids and mask → mean-pooled, normalised sentence vectors."""
 
@@ -194,9 +208,7 @@ class NumpyBertEmbedder:
         self._sep: int = sep
         self._model = model if model is not None else NumpyBert(folder)
         self.dim = self._model.dim
-        # One BLAS thread: these matrices are small, and OpenBLAS threads that spin-wait on a busy
-        # machine made a 1 s `ask` take 10 s (measured). ASSISTANT_QUERY_THREADS overrides.
-        self.threads = max(1, int(os.environ.get("ASSISTANT_QUERY_THREADS") or 1))
+        self.threads = query_threads()
         try:
             from threadpoolctl import ThreadpoolController
 
