@@ -73,6 +73,23 @@ def names(sentence: str) -> set[str]:
     return {_bare(w) for w in _WORD.findall(sentence)[1:] if w[0].isupper()} - _NOT_NAMES
 
 
+_YES_NO_QUESTION = re.compile(
+    r"^\s*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\b", re.IGNORECASE)
+_YES_NO_ANSWER = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+
+
+def asks_yes_no(question: str) -> bool:
+    return bool(_YES_NO_QUESTION.search(question))
+
+
+def yes_no(answer: str) -> tuple[str, str]:
+    """("yes"/"no", what follows it) for an answer that opens with one; ("", answer) otherwise."""
+    match = _YES_NO_ANSWER.match(answer)
+    if not match:
+        return "", answer
+    return match.group(1).lower(), answer[match.end():].lstrip(" ,.;:-").strip()
+
+
 _REFERS_BACK = re.compile(r"^\W*(this|that|it|these|those|such|he|she|they)\b", re.IGNORECASE)
 
 

@@ -162,6 +162,8 @@ def short_answer(answer: str, question: str, shown: Sequence[Sentence]) -> str:
     answer = MARKER.sub("", answer).strip().strip('"').strip()
     if not answer or grounding.is_refusal(answer) or grounding.says_not_found(answer):
         return ""
+    if grounding.asks_yes_no(question) and grounding.yes_no(answer)[0]:
+        return answer  # "Did they ...?" "Yes": the sentences it rests on say the rest
     said = " ".join(s.text for s in shown)
     news = (_content(answer) & _content(said)) - _content(question) or figures(answer) & figures(said)
     if not news and " or " not in question:  # "X or Y?" is answered in the question's own words
@@ -220,7 +222,11 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     short = short_answer(answer, question, shown)
     if not short:
         return Draft(REFUSAL, withheld=f"(the model's answer says nothing the question does not) {answer}")
-    evidence = attribute(short, shown, chosen, question, s.support_min_overlap, s.select_max_evidence)
+    verdict, rest = grounding.yes_no(short) if grounding.asks_yes_no(question) else ("", short)
+    if verdict and not _content(rest):  # a bare "Yes": the sentences the model chose
+        evidence = sorted(chosen[:s.select_max_evidence], key=lambda x: x.position)
+    else:
+        evidence = attribute(rest, shown, chosen, question, s.support_min_overlap, s.select_max_evidence)
     if not evidence:
         return Draft(REFUSAL, withheld=f"(no shown sentence holds the model's answer) {answer}")
     evidence = evidence + other_articles(evidence, shown, doc_of or {}, s.select_other_articles)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.citations import best_quote, claims, figures
-from assistant.grounding import is_refusal, names, words
+from assistant.grounding import is_refusal, names, words, yes_no
 from assistant.lexical import tokenize
 from assistant.prompts import REFUSAL
 from assistant.settings import default
@@ -32,7 +32,10 @@ def _passage(hit: Hit) -> str:
 
 
 def holds(sentence: str, passage: str, question: str = "", min_overlap: float = MIN_OVERLAP) -> bool:
-    """The passage states the sentence's figures and names and at least `min_overlap` of its content words."""
+    """The passage states the sentence's figures and names and at least `min_overlap` of its content words.
+    A leading "Yes"/"No" answers the question and is not looked for in the passage."""
+    verdict, rest = yes_no(sentence)
+    sentence = rest if verdict else sentence
     if figures(sentence) - figures(passage):
         return False
     if capitalised(sentence) - words(passage) - words(question):

@@ -162,3 +162,13 @@ def test_an_answer_no_sentence_holds_or_lacking_what_was_asked_is_refused():
     assert decide("Where did the talks open?", [], "London").text == REFUSAL  # chose nothing
     echo = decide("Where did the talks between the two sides open?", [1], "the talks between the two sides")
     assert echo.text == REFUSAL and "says nothing the question does not" in echo.withheld
+
+
+def test_a_yes_or_no_answers_a_yes_or_no_question_from_the_sentences_the_model_chose():
+    bare = decide("Did the talks open in London?", [1], "Yes")
+    assert bare.text.splitlines() == ["Yes. [1]", f"“{SHOWN[0].text}” [1]"]
+    said = decide("Did the talks open in London?", [3], "Yes, the talks opened in London on Monday")
+    assert "[1]" in said.text and "[3]" not in said.text  # attributed to what holds its words, not the number
+    assert decide("Where did the talks open?", [1], "Yes").text == REFUSAL  # not a yes/no question
+    assert support.holds("No.", HITS[0].chunk.text)  # a bare verdict states nothing to look for
+    assert not support.holds("Yes, Australia mines 70% of rare earths", HITS[0].chunk.text)
