@@ -105,6 +105,17 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
 
 
 
+def padded(ids: list[list[int]], batch: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids, attention mask) of the batch's texts, padded to its first (longest) text."""
+    width = len(ids[batch[0]])
+    tokens = np.zeros((len(batch), width), dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, i in enumerate(batch):
+        tokens[row, :len(ids[i])] = ids[i]
+        mask[row, :len(ids[i])] = 1
+    return tokens, mask
+
+
 def query_threads() -> int:
     """BLAS threads for the query path: the cores that are idle now (load average), at least one.
     OpenBLAS threads spin-wait, and on a busy machine a second thread made a 1 s `ask` take 10 s
@@ -245,13 +256,7 @@ class NumpyBertEmbedder:
             else:
                 batches.append([i])
         for batch in batches:
-            width = len(ids[batch[0]])
-            tokens = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                tokens[row, :len(ids[i])] = ids[i]
-                mask[row, :len(ids[i])] = 1
-            out[batch] = self._model(tokens, mask)
+            out[batch] = self._model(*padded(ids, batch))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]

@@ -9,12 +9,11 @@ sentence-transformers' to a cosine of 0.99999+, tests/test_numpy_bert.py)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from assistant.numpy_bert import NumpyBertEmbedder, read_safetensors
+from assistant.numpy_bert import NumpyBertEmbedder, padded, read_safetensors
 
 
 class TorchBert:
@@ -86,13 +85,4 @@ class TorchBertEmbedder(NumpyBertEmbedder):
         """Fixed batches of batch_size in word-piece order: the model's speed on large inputs."""
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
-            width = len(ids[batch[0]])
-            tokens = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                tokens[row, :len(ids[i])] = ids[i]
-                mask[row, :len(ids[i])] = 1
-            out[batch] = self._model(tokens, mask)
-
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        return super().embed(texts, progress=progress)
+            out[batch] = self._model(*padded(ids, batch))
