@@ -104,7 +104,6 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return x
 
 
-
 def padded(ids: list[list[int]], batch: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """(token ids, attention mask) of the batch's texts, padded to its first (longest) text."""
     width = len(ids[batch[0]])
@@ -128,6 +127,7 @@ def query_threads() -> int:
     except OSError:
         return 1
     return max(1, min(cores, math.ceil(cores - busy + 0.5)))  # half a core idle is worth a thread
+
 
 class NumpyBert:
     """The encoder: token ids and mask → mean-pooled, normalised sentence vectors."""

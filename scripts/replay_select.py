@@ -4,6 +4,7 @@ refusals, support, differing sources, scoring) runs as it does now. For choosing
 split in seconds instead of a 20-minute run; the numbers it prints are dev numbers.
 
     python scripts/replay_select.py eval/runs/qa-dev-select.json [--split dev] [--json OUT]
+    python scripts/replay_select.py eval/runs/rtqa-test-local.json   # a RealTime QA run: its weeks and index
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ def main() -> None:
     registry.register("replay", lambda s: ScriptedLLM(lambda r: replies.get(r.question, fallback), name="replay"))
     overrides = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
     settings = Settings(llm="replay", strategy="select", **overrides)
-    result = runner.run_eval(Path(saved["config"]["dataset"]), settings, split=args.split)
+    dataset = saved["config"]["dataset"]
+    if dataset.startswith("realtimeqa:"):  # the same weeks, pooled articles and index as the saved run
+        from assistant.evaluation import realtimeqa
+
+        result = realtimeqa.run_realtimeqa(Path(dataset.split(":", 1)[1]), settings,
+                                           weeks=",".join(saved["config"]["weeks"]),
+                                           work_dir=Path(saved["config"]["work_dir"]))
+    else:
+        result = runner.run_eval(Path(dataset), settings, split=args.split)
     if args.json:
         runner.save_result(result, Path(args.json))
     s = result["summary"]
