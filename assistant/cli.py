@@ -69,10 +69,19 @@ def index_cmd(
     max_file_mb: Annotated[float, typer.Option("--max-file-mb", envvar="ASSISTANT_MAX_FILE_MB", min=0.001, help="Skip files (and .jsonl lines) larger than this")] = DEFAULT_MAX_FILE_MB,
     verify: Annotated[bool, typer.Option("--verify", help="Only check every index file against its sha256; change nothing")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for another indexing run on the same index, or fail at once")] = True,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the documents the arguments name (document ids or the files they were read from) instead of indexing")] = False,
 ) -> None:
     """Index articles: only new or changed documents are embedded; deleted ones are removed."""
     with user_errors():
         settings = make_settings(index=index, embedder=embedder)
+        if remove:
+            from assistant.store import remove_documents
+
+            report = remove_documents(settings, [str(p) for p in paths or []], progress=say)
+            out.print(f"Removed {len(report.removed)} documents from {report.path}/ ({report.documents} documents, "
+                      f"{report.chunks} chunks left) in {report.seconds:.1f} s. Indexing a folder that still holds "
+                      "them adds them back.")
+            return
         if verify:
             from assistant.store import verify_index
 
