@@ -386,7 +386,7 @@ def _commit(index_dir: Path, settings: Settings, manifest: dict, old: Index | No
         trained_on = n if vector_index.is_ivf(vectors) else 0
 
     new_texts = [embedding_input(c, d, settings.embed_titles) for c, d in new]
-    if old is not None and len(kept_rows) and not old.bm25.has_rows:  # an index written before rows were stored
+    if old is not None and len(kept_rows) and not old.bm25.has_counts:  # an index written before counts were stored
         by_id = {d.id: d for d in documents}
         old_texts = [embedding_input(old.chunks[r], by_id[old.chunks[r].doc_id], settings.embed_titles) for r in kept_rows]
         bm25 = BM25Index.build(old_texts + new_texts)

@@ -119,14 +119,15 @@ def update(
     started = time.perf_counter()
     index = faiss.read_index(str(old_file))  # whole, writable
     ivf = faiss.extract_index_ivf(index)
+    assert ivf.invlists is not None
     invlists = faiss.downcast_InvertedLists(ivf.invlists)
     if not isinstance(invlists, faiss.ArrayInvertedLists):  # not expected from read_index; be safe
         raise RuntimeError(f"cannot update inverted lists of type {type(invlists).__name__}")
     old_n = int(index.ntotal)
-    ivf.set_direct_map_type(faiss.DirectMap.NoMap)  # remove_ids needs it off; rebuilt below
+    ivf.set_direct_map_type(faiss.DirectMap.NoMap)  # type: ignore[attr-defined]  # remove_ids needs it off; rebuilt below
     removed = np.setdiff1d(np.arange(old_n, dtype=np.int64), kept_rows, assume_unique=True)
     if len(removed):
-        index.remove_ids(removed)
+        index.remove_ids(faiss.IDSelectorBatch(removed))
         position = np.full(old_n, -1, np.int64)
         position[kept_rows] = np.arange(len(kept_rows), dtype=np.int64)
         for list_no in range(ivf.nlist):  # ids are chunk positions: renumber in place

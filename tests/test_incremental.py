@@ -13,7 +13,7 @@ import pytest
 from assistant import vector_index
 from assistant.errors import ConfigError
 from assistant.indexing import index_paths
-from assistant.lexical import ROW_FILES, BM25Index, tokenize
+from assistant.lexical import COUNTS_FILE, BM25Index, tokenize
 from assistant.settings import Settings
 from assistant.store import CURRENT, embedding_input, load_index, remove_documents
 from assistant.vector_bench import synthetic_vectors
@@ -153,7 +153,7 @@ def test_index_updated_in_two_steps_equals_one_build(tmp_path, monkeypatch):
     one = Settings(index_dir=tmp_path / "one")
     index_paths([tmp_path / "all"], one)
     a, b = load_index(two), load_index(one)
-    assert a.bm25.has_rows
+    assert a.bm25.has_counts
     assert {d: (doc.title, doc.text) for d, doc in a.documents.items()} == \
         {d: (doc.title, doc.text) for d, doc in b.documents.items()}
     for q in ["harbour budget", "rare earth exports town", "w3 w5"]:
@@ -188,19 +188,17 @@ def test_an_index_without_stored_term_counts_is_updated_by_a_full_bm25_build(tmp
     s = Settings(index_dir=tmp_path / "idx")
     index_paths([tmp_path / "docs"], s)
     gen = load_index(s).path
-    for name in ROW_FILES:  # as an index written before this change
-        (gen / "bm25" / name).unlink()
+    (gen / "bm25" / COUNTS_FILE).unlink()  # as an index written before this change
     import json
 
     manifest = json.loads((gen / "manifest.json").read_text())
-    for name in ROW_FILES:
-        manifest["files"].pop(f"bm25/{name}"), manifest["sizes"].pop(f"bm25/{name}")
+    manifest["files"].pop(f"bm25/{COUNTS_FILE}"), manifest["sizes"].pop(f"bm25/{COUNTS_FILE}")
     (gen / "manifest.json").write_text(json.dumps(manifest))
-    assert not load_index(s).bm25.has_rows
+    assert not load_index(s).bm25.has_counts
     _write_articles(tmp_path / "docs", range(12, 16))
     index_paths([tmp_path / "docs"], s)
     updated = load_index(s)
-    assert updated.bm25.has_rows
+    assert updated.bm25.has_counts
     _write_articles(tmp_path / "scratch", range(16))
     scratch = Settings(index_dir=tmp_path / "scratch-idx")
     index_paths([tmp_path / "scratch"], scratch)
