@@ -1,7 +1,8 @@
 """The index on disk: FAISS vectors, BM25, chunk and document metadata (JSON lines), a manifest.
 
 Layout: `<index>/CURRENT` names a generation folder `<index>/gen-*/` holding `manifest.json`,
-`vectors.faiss`, `chunks.jsonl`, `documents.jsonl` and `bm25/`. A build writes a new generation
+`vectors.faiss`, `chunks.jsonl`, `documents.jsonl` and `bm25/`. An update keeps the chunks that stay
+in their order and appends new ones; BM25 and an IVF index are updated, not rebuilt (`_commit`). A build writes a new generation
 and then replaces CURRENT with one atomic rename, so a build killed midway leaves the previous
 index loadable.
 
@@ -12,7 +13,7 @@ inside it; the previous generation is kept, so a reader that was half way throug
 
 The manifest holds a sha256 and a size per file: the size is checked at every load (cheap), the
 sha256 when written and by `assistant index --verify`. Nothing here is pickled, and no file is
-loaded in a format that could run code (bm25s reads with allow_pickle=False).
+loaded in a format that could run code (numpy arrays are read with allow_pickle=False).
 """
 
 from __future__ import annotations
