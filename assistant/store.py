@@ -1,10 +1,10 @@
 """The index on disk: FAISS vectors, BM25, chunk and document metadata (JSON lines), a manifest.
 
 Layout: `<index>/CURRENT` names a generation folder `<index>/gen-*/` holding `manifest.json`,
-`vectors.faiss`, `chunks.jsonl`, `documents.jsonl` and `bm25/`. An update keeps the chunks that stay
-in their order and appends new ones; BM25 and an IVF index are updated, not rebuilt (`_commit`). A build writes a new generation
-and then replaces CURRENT with one atomic rename, so a build killed midway leaves the previous
-index loadable.
+`vectors.faiss`, `chunks.jsonl`, `documents.jsonl` and `bm25/`. An update keeps the chunks that
+stay in their order and appends new ones; BM25 and an IVF index are updated, not rebuilt
+(`_commit`). A build writes a new generation and then replaces CURRENT with one atomic rename, so
+a build killed midway leaves the previous index loadable.
 
 Writers hold `<index>/LOCK` (an flock; the file names the holder's pid): a second writer waits,
 and a writer killed with SIGKILL releases it with its process, so a stale lock never blocks.
