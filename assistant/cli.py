@@ -69,10 +69,19 @@ def index_cmd(
     max_file_mb: Annotated[float, typer.Option("--max-file-mb", envvar="ASSISTANT_MAX_FILE_MB", min=0.001, help="Skip files (and .jsonl lines) larger than this")] = DEFAULT_MAX_FILE_MB,
     verify: Annotated[bool, typer.Option("--verify", help="Only check every index file against its sha256; change nothing")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for another indexing run on the same index, or fail at once")] = True,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the documents the arguments name (document ids or the files they were read from) instead of indexing")] = False,
 ) -> None:
     """Index articles: only new or changed documents are embedded; deleted ones are removed."""
     with user_errors():
         settings = make_settings(index=index, embedder=embedder)
+        if remove:
+            from assistant.store import remove_documents
+
+            report = remove_documents(settings, [str(p) for p in paths or []], progress=say)
+            out.print(f"Removed {len(report.removed)} documents from {report.path}/ ({report.documents} documents, "
+                      f"{report.chunks} chunks left) in {report.seconds:.1f} s. Indexing a folder that still holds "
+                      "them adds them back.")
+            return
         if verify:
             from assistant.store import verify_index
 
@@ -418,7 +427,7 @@ def models() -> None:
 
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="retrieval | first-token | cold-start | index")],
+    what: Annotated[str, typer.Argument(help="retrieval | first-token | cold-start | index | update")],
     index: IndexOpt = None,
     questions: Annotated[Optional[Path], typer.Option("--questions", help="QA set or RealTime QA questions (file or folder)")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Questions per run", min=1)] = 50,
@@ -429,14 +438,16 @@ def bench(
     gguf: GGUFOpt = None,
     corpus: Annotated[Optional[Path], typer.Option("--corpus", help="bench index: a RealTime QA folder")] = None,
     weeks: Annotated[Optional[str], typer.Option("--weeks", help="bench index: weeks to pool, e.g. 20230106,20230113")] = None,
-    articles: Annotated[Optional[int], typer.Option("--articles", help="bench index: at most this many articles", min=1)] = None,
-    synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="bench retrieval: N random clustered vectors instead of an index", min=1000)] = None,
+    articles: Annotated[Optional[int], typer.Option("--articles", help="bench index: at most this many articles; bench update: articles added (default 100)", min=1)] = None,
+    synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="bench retrieval / update: N random clustered vectors (and, for update, texts) instead of an index", min=1000)] = None,
     codec: Annotated[str, typer.Option("--codec", help="bench retrieval --synthetic: flat or sq8")] = "flat",
 ) -> None:
     """Measure speed; prints medians over runs. retrieval: per-question latency on an index (or, with
     --synthetic N, build time, memory, latency and recall of the vector index at N vectors);
     first-token: time to the first streamed token; cold-start: whole `ask` and `chat` processes;
-    index: `assistant index` against raw SentenceTransformer.encode on the same passages."""
+    index: `assistant index` against raw SentenceTransformer.encode on the same passages; update
+    --synthetic N: adding --articles (default 100) articles to N passages, incremental against a
+    full rebuild of BM25 and the vector index."""
     from assistant import benchmark
 
     with user_errors():
@@ -457,13 +468,19 @@ def bench(
 
             ensure_index(settings, progress=say)
             result = benchmark.bench_cold_start(settings, runs, say)
+        elif what == "update":
+            from assistant import update_bench
+
+            if not synthetic:
+                raise ConfigError("bench update needs --synthetic N (passages in the starting index)")
+            result = update_bench.bench_update(synthetic, settings, articles=articles or 100, runs=runs, log=say)
         elif what == "index":
             root = corpus or Path("../shared/benchmarks/realtimeqa")
             if not root.is_dir():
                 raise ConfigError(f"{root}: no such folder; give a RealTime QA folder with --corpus")
             result = benchmark.bench_index(settings, root, weeks, articles, say, runs=runs)
         else:
-            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval, first-token, cold-start or index")
+            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval, first-token, cold-start, index or update")
     out.print_json(json.dumps(result))
 
 

@@ -1,12 +1,26 @@
-"""BM25 over the chunks (bm25s builds it), with a stemming tokenizer shared by indexing and querying.
+"""BM25 over the chunks, with a stemming tokenizer shared by indexing and querying.
 
-Queries do not import bm25s (it imports scipy: 0.2 s of every `ask`): its saved score matrix
-(CSC arrays, memory-mapped) is read and summed here exactly as bm25s sums it."""
+The score matrix is bm25s's (method "lucene", k1 1.5, b 0.75), computed here with the same float
+operations, so scores are bit-identical to `bm25s.BM25().index(...)` (tested), and saved in
+bm25s's file layout (CSC arrays, vocab, params). Queries do not import bm25s (it imports scipy:
+0.2 s of every `ask`): the CSC arrays are memory-mapped and summed in query-term order, as bm25s
+sums them.
+
+Updates do not re-tokenize the corpus: beside the score matrix each index keeps the term count
+behind every entry (`counts.csc.index.npy`, aligned with the scores). An update drops the entries
+of removed chunks, renumbers the rest, merges in the entries of the new chunks (the only ones
+tokenized) and recomputes every score from the counts with numpy (a score depends on the number
+of chunks, the average chunk length and the term's document frequency, so any can change):
+seconds at a million chunks, against minutes of tokenizing. The result equals a build from
+scratch over the same chunks in the same order, bit for bit (tested)."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,23 +62,100 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords([w for w in words if w and w not in stop])
 
 
+K1 = 1.5  # bm25s's defaults; an index records them in params.index.json
+B = 0.75
+DELTA = 0.5  # unused by "lucene"; bm25s writes it
+COUNTS_FILE = "counts.csc.index.npy"  # each entry's term count, aligned with data.csc.index.npy
+
+
 class BM25Index:
-    def __init__(self, model=None, *, csc: tuple | None = None, vocab: dict | None = None, num_docs: int = 0):
-        self._model = model  # a bm25s.BM25 when built here or when the saved method needs bm25s
-        self._csc = csc  # (data, indices, indptr) of the saved token x document score matrix
+    def __init__(self, model=None, *, csc: tuple | None = None, vocab: dict | None = None, num_docs: int = 0,
+                 counts: np.ndarray | None = None):
+        self._model = model  # a bm25s.BM25 when the saved method needs bm25s (old variants)
+        self._csc = csc  # (data, indices, indptr) of the token x document score matrix
         self._vocab = vocab if vocab is not None else (model.vocab_dict if model is not None else {})
         self._num_docs = num_docs if model is None else int(model.scores["num_docs"])
+        self._counts = counts  # the term count behind each entry of data; None in older indexes
+
+    @property
+    def num_docs(self) -> int:
+        return self._num_docs
+
+    @property
+    def has_counts(self) -> bool:
+        """Whether the term counts are stored (indexes written before them lack them)."""
+        return self._counts is not None and self._csc is not None
 
     @classmethod
-    def build(cls, texts: list[str]) -> "BM25Index":
-        import bm25s
+    def build(cls, texts: Sequence[str]) -> "BM25Index":
+        return cls.update(None, np.zeros(0, np.int64), texts)
 
-        model = bm25s.BM25()
-        model.index([tokenize(t) or [""] for t in texts], show_progress=False)
-        return cls(model)
+    @classmethod
+    def update(cls, old: "BM25Index | None", kept_rows: np.ndarray, new_texts: Sequence[str]) -> "BM25Index":
+        """The index over old's chunks `kept_rows` (ascending) followed by `new_texts`; only the new
+        texts are tokenized. `old` must have its counts (`has_counts`) unless `kept_rows` is empty.
+
+        The kept entries stay in their order (by term, then chunk: renumbering kept chunks keeps
+        their order) and the new chunks' entries, sorted by term, go after them within each term
+        (their chunks come last): a merge of two sorted lists by positions, with no sort of the whole."""
+        kept_rows = np.asarray(kept_rows, dtype=np.int64)
+        vocab: dict[str, int] = {}
+        old_terms = np.zeros(0, np.int32)
+        old_docs = np.zeros(0, np.int32)
+        old_counts = np.zeros(0, np.int32)
+        if old is not None and len(kept_rows):
+            if old._counts is None or old._csc is None:
+                raise ValueError("the old BM25 index has no stored term counts")
+            if len(kept_rows) > 1 and not bool(np.all(np.diff(kept_rows) > 0)):
+                raise ValueError("kept rows must be ascending")
+            vocab = dict(old._vocab)
+            _, indices, indptr = old._csc
+            indptr = np.asarray(indptr, dtype=np.int64)
+            old_docs, old_counts = np.asarray(indices), np.asarray(old._counts)
+            old_terms = np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
+            if len(kept_rows) < old._num_docs:  # chunks removed: drop their entries, renumber the rest
+                position = np.full(old._num_docs, -1, np.int64)
+                position[kept_rows] = np.arange(len(kept_rows))
+                renumbered = position[old_docs]
+                keep = renumbered >= 0
+                old_terms, old_counts = old_terms[keep], old_counts[keep]
+                old_docs = renumbered[keep].astype(np.int32)
+        new_indptr, new_terms, new_counts = _count_terms(new_texts, vocab)
+        new_docs = (len(kept_rows) + np.repeat(np.arange(len(new_texts), dtype=np.int64), np.diff(new_indptr))).astype(np.int32)
+        order = np.argsort(new_terms, kind="stable")  # the new entries only
+        new_terms, new_docs, new_counts = new_terms[order], new_docs[order], new_counts[order]
+
+        n_vocab = len(vocab)
+        old_df = np.bincount(old_terms, minlength=n_vocab)
+        new_df = np.bincount(new_terms, minlength=n_vocab)
+        new_before = np.concatenate([[0], np.cumsum(new_df)[:-1]]) if n_vocab else np.zeros(0, np.int64)
+        old_through = np.cumsum(old_df)
+        size = len(old_terms) + len(new_terms)
+        docs = np.empty(size, np.int32)
+        counts = np.empty(size, np.int32)
+        at_old = np.arange(len(old_terms), dtype=np.int64) + new_before[old_terms]
+        at_new = np.arange(len(new_terms), dtype=np.int64) + old_through[new_terms]
+        docs[at_old], docs[at_new] = old_docs, new_docs
+        counts[at_old], counts[at_new] = old_counts, new_counts
+        df = old_df + new_df
+        vocab, df = _compact(vocab, df)
+        n_docs = len(kept_rows) + len(new_texts)
+        data, indptr = _scores(df, docs, counts, n_docs)
+        return cls(csc=(data, docs, indptr), vocab=vocab, num_docs=n_docs, counts=counts)
 
     def save(self, folder: Path) -> None:
-        self._model.save(str(folder), allow_pickle=False)
+        if self._csc is None or self._counts is None:
+            raise ValueError("only an index built here can be saved")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in zip(("data", "indices", "indptr"), self._csc):
+            np.save(folder / f"{name}.csc.index.npy", np.asarray(array), allow_pickle=False)
+        np.save(folder / COUNTS_FILE, np.asarray(self._counts), allow_pickle=False)
+        (folder / "vocab.index.json").write_text(json.dumps(self._vocab, ensure_ascii=False), encoding="utf-8")
+        params = {"k1": K1, "b": B, "delta": DELTA, "method": "lucene", "idf_method": "lucene",
+                  "dtype": "float32", "int_dtype": "int32", "num_docs": self._num_docs, "version": "assistant",
+                  "backend": "numpy"}
+        (folder / "params.index.json").write_text(json.dumps(params, indent=1), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index":
@@ -77,7 +168,10 @@ class BM25Index:
         csc = tuple(np.load(folder / f"{name}.csc.index.npy", mmap_mode="r", allow_pickle=False)
                     for name in ("data", "indices", "indptr"))
         vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
-        return cls(csc=csc, vocab=vocab, num_docs=int(params["num_docs"]))
+        counts = None
+        if (folder / COUNTS_FILE).is_file():
+            counts = np.load(folder / COUNTS_FILE, mmap_mode="r", allow_pickle=False)
+        return cls(csc=csc, vocab=vocab, num_docs=int(params["num_docs"]), counts=counts)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk, in index order."""
@@ -94,3 +188,46 @@ class BM25Index:
             start, end = int(indptr[token_id]), int(indptr[token_id + 1])
             np.add.at(scores, indices[start:end], data[start:end])
         return scores
+
+
+def _count_terms(texts: Sequence[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each text's distinct terms and their counts (CSR), new terms added to `vocab`. A text without
+    a term counts one empty-string term, as bm25s indexes it (so its length is 1)."""
+    indptr = np.zeros(len(texts) + 1, np.int64)
+    terms: list[int] = []
+    counts: list[int] = []
+    for i, text in enumerate(texts):
+        counter = Counter(tokenize(text) or [""])
+        for term, count in counter.items():
+            terms.append(vocab.setdefault(term, len(vocab)))
+            counts.append(count)
+        indptr[i + 1] = len(terms)
+    return indptr, np.asarray(terms, np.int32), np.asarray(counts, np.int32)
+
+
+def _compact(vocab: dict[str, int], df: np.ndarray) -> tuple[dict[str, int], np.ndarray]:
+    """Terms no chunk holds any more leave the vocabulary (ids renumbered, order kept, so the
+    entries' order is unchanged: their columns were empty)."""
+    present = df > 0
+    if present.all():
+        return vocab, df
+    new_id = np.cumsum(present, dtype=np.int64) - 1
+    return {t: int(new_id[i]) for t, i in vocab.items() if present[i]}, df[present]
+
+
+def _scores(df: np.ndarray, docs: np.ndarray, counts: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+    """bm25s's lucene scores of the CSC entries (data float32, indptr int64), from term counts.
+    Every operation mirrors bm25s.scoring in type and order (float64 with a float32 idf and a
+    float32 result), so the values are bit-identical."""
+    indptr = np.zeros(len(df) + 1, np.int64)
+    np.cumsum(df, out=indptr[1:])
+    doc_len = np.bincount(docs, weights=counts, minlength=n_docs).astype(np.int64)
+    avg_doc_len = doc_len.mean() if n_docs else np.float64(0.0)
+    values, inverse = np.unique(df, return_inverse=True)
+    # math.log, as bm25s: numpy's vectorised log may differ from it in the last bit
+    idf_of = np.array([math.log(1 + (n_docs - int(d) + 0.5) / (int(d) + 0.5)) for d in values], np.float64)
+    idf = np.repeat(idf_of.astype(np.float32)[inverse.reshape(-1)], df)
+    tf = counts.astype(np.float32).astype(np.float64)
+    norm = K1 * ((1 - B) + B * doc_len.astype(np.float64) / avg_doc_len)  # per document, as bm25s
+    data = (idf.astype(np.float64) * (tf / (norm[docs] + tf))).astype(np.float32)
+    return data, indptr

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     ivf_threshold: int = Field(200_000, ge=0)
     ivf_codec: Literal["flat", "sq8"] = "flat"  # how IVF stores vectors: whole (4 bytes a value) or 8-bit
     ivf_recall: float = Field(0.95, gt=0.0, le=1.0)
+    # An update adds to the trained IVF index and removes from it; it is retrained (k-means, all
+    # vectors re-added, nprobe chosen again) only once it holds this many times the vectors it was
+    # trained on: its lists were sized for the training set, so they grow longer and each probe
+    # scans more, and new topics fall into old lists.
+    ivf_retrain_growth: float = Field(4.0, ge=1.0)
 
     # Retrieval.
     retrieval: Literal["hybrid", "dense", "bm25"] = "hybrid"

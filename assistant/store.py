@@ -1,9 +1,10 @@
 """The index on disk: FAISS vectors, BM25, chunk and document metadata (JSON lines), a manifest.
 
 Layout: `<index>/CURRENT` names a generation folder `<index>/gen-*/` holding `manifest.json`,
-`vectors.faiss`, `chunks.jsonl`, `documents.jsonl` and `bm25/`. A build writes a new generation
-and then replaces CURRENT with one atomic rename, so a build killed midway leaves the previous
-index loadable.
+`vectors.faiss`, `chunks.jsonl`, `documents.jsonl` and `bm25/`. An update keeps the chunks that
+stay in their order and appends new ones; BM25 and an IVF index are updated, not rebuilt
+(`_commit`). A build writes a new generation and then replaces CURRENT with one atomic rename, so
+a build killed midway leaves the previous index loadable.
 
 Writers hold `<index>/LOCK` (an flock; the file names the holder's pid): a second writer waits,
 and a writer killed with SIGKILL releases it with its process, so a stale lock never blocks.
@@ -12,7 +13,7 @@ inside it; the previous generation is kept, so a reader that was half way throug
 
 The manifest holds a sha256 and a size per file: the size is checked at every load (cheap), the
 sha256 when written and by `assistant index --verify`. Nothing here is pickled, and no file is
-loaded in a format that could run code (bm25s reads with allow_pickle=False).
+loaded in a format that could run code (numpy arrays are read with allow_pickle=False).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Index:
     manifest: dict
     documents: dict[str, Document]
     chunks: list[Chunk]
-    vectors: Any  # faiss.IndexFlatIP, row i = chunks[i]
+    vectors: Any  # faiss index (flat or IVF), id i = chunks[i]
     bm25: Any  # lexical.BM25Index
 
     @property
@@ -316,8 +317,6 @@ def build_index(
 
 
 def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> BuildReport:
-    from assistant.lexical import BM25Index
-
     started = time.perf_counter()
     index_dir = Path(settings.index_dir)
     report = BuildReport(path=str(index_dir))
@@ -326,55 +325,136 @@ def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> 
         old = load_index(settings)  # raises on mismatch: the user must choose --rebuild
     old_hashes = old.manifest["documents"] if old else {}
 
-    reused_vectors: list[np.ndarray] = []
-    chunks: list[Chunk] = []
+    # The chunks of unchanged documents stay where they are (old order); new chunks go after them.
+    wanted = {d.id: d.content_hash for d in documents}
+    kept_rows = [row for row, c in enumerate(old.chunks)
+                 if wanted.get(c.doc_id) is not None and wanted[c.doc_id] == old_hashes.get(c.doc_id)] if old else []
+    kept_docs = {old.chunks[r].doc_id for r in kept_rows} if old else set()
     to_embed: list[tuple[Chunk, Document]] = []
-    old_rows: dict[str, list[int]] = {}
-    if old:
-        matrix = old.vector_matrix()
-        for row, c in enumerate(old.chunks):
-            old_rows.setdefault(c.doc_id, []).append(row)
     for doc in documents:
-        previous = old_hashes.get(doc.id)
-        if previous and previous == doc.content_hash and old and doc.id in old_rows:
-            rows = old_rows[doc.id]
-            chunks.extend(old.chunks[r] for r in rows)
-            reused_vectors.append(matrix[rows])
+        if doc.id in kept_docs:
             report.unchanged += 1
             continue
-        (report.changed if previous else report.added).append(doc.id)
+        (report.changed if old_hashes.get(doc.id) else report.added).append(doc.id)
         new_chunks = chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
         to_embed.extend((c, doc) for c in new_chunks)
-    report.removed = sorted(set(old_hashes) - {d.id for d in documents})
+    report.removed = sorted(set(old_hashes) - set(wanted))
 
     if to_embed and progress:
         progress(f"embedding {len(to_embed)} chunks from {len(report.added) + len(report.changed)} documents")
     new_vectors = embed_all(  # longest first, our own progress bar
         embedder, [embedding_input(c, d, settings.embed_titles) for c, d in to_embed], show_progress=len(to_embed) > 64
     )
-    chunks.extend(c for c, _ in to_embed)
     report.embedded_chunks = len(to_embed)
-    matrix = np.vstack(reused_vectors + [new_vectors]) if chunks else np.zeros((0, embedder.dim), np.float32)
-
-    vectors = vector_index.build(matrix, threshold=settings.ivf_threshold or len(matrix) + 1,
-                                 codec=settings.ivf_codec, target_recall=settings.ivf_recall, log=progress)
-    by_id = {d.id: d for d in documents}
-    bm25 = BM25Index.build([embedding_input(c, by_id[c.doc_id], settings.embed_titles) for c in chunks])
     manifest = {
         "format_version": INDEX_FORMAT_VERSION,
         "config": settings.index_config(),
         "fingerprint": settings.index_fingerprint(),
         "embedder": embedder.model_id,
         "dim": embedder.dim,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sources": list(sources),
-        "documents": {d.id: d.content_hash for d in documents},
-        "n_chunks": len(chunks),
     }
-    _write_generation(index_dir, manifest, documents, chunks, vectors, bm25)
-    report.documents, report.chunks = len(documents), len(chunks)
+    n_chunks = _commit(index_dir, settings, manifest, old, documents, np.asarray(kept_rows, np.int64),
+                       to_embed, new_vectors, progress)
+    report.documents, report.chunks = len(documents), n_chunks
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _commit(index_dir: Path, settings: Settings, manifest: dict, old: Index | None, documents: Sequence[Document],
+            kept_rows: np.ndarray, new: Sequence[tuple[Chunk, Document]], new_vectors: np.ndarray,
+            progress: Callable[[str], None] | None) -> int:
+    """Write the generation holding `documents`: old's chunks `kept_rows` (ascending), then `new`.
+    Neither the vectors nor BM25 are rebuilt from everything: the IVF index gets the new rows added
+    and the removed ones removed (retrained only past settings.ivf_retrain_growth), BM25 tokenizes
+    only the new chunks. Returns the number of chunks. Call with the writer lock held."""
+    from assistant.lexical import BM25Index
+
+    chunks = ([old.chunks[r] for r in kept_rows] if old else []) + [c for c, _ in new]
+    n = len(chunks)
+    threshold = settings.ivf_threshold or n + 1
+    dim = int(manifest["dim"])
+    new_vectors = np.asarray(new_vectors, dtype=np.float32).reshape(-1, dim)
+    if old is not None and old.vectors.ntotal:
+        trained_on = int(old.manifest.get("ivf_trained_on", old.vectors.ntotal if vector_index.is_ivf(old.vectors) else 0))
+        vectors, trained_on = vector_index.update(
+            old.vectors, old.path / "vectors.faiss", kept_rows, new_vectors, threshold=threshold, trained_on=trained_on,
+            retrain_growth=settings.ivf_retrain_growth, codec=settings.ivf_codec, target_recall=settings.ivf_recall,
+            log=progress)
+    else:
+        vectors = vector_index.build(new_vectors, threshold=threshold, codec=settings.ivf_codec,
+                                     target_recall=settings.ivf_recall, log=progress)
+        trained_on = n if vector_index.is_ivf(vectors) else 0
+
+    new_texts = [embedding_input(c, d, settings.embed_titles) for c, d in new]
+    if old is not None and len(kept_rows) and not old.bm25.has_counts:  # an index written before counts were stored
+        by_id = {d.id: d for d in documents}
+        old_texts = [embedding_input(old.chunks[r], by_id[old.chunks[r].doc_id], settings.embed_titles) for r in kept_rows]
+        bm25 = BM25Index.build(old_texts + new_texts)
+    else:
+        bm25 = BM25Index.update(old.bm25 if old is not None else None, kept_rows, new_texts)
+    manifest = {
+        **manifest,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "documents": {d.id: d.content_hash for d in documents},
+        "n_chunks": n,
+        "ivf_trained_on": trained_on,  # vectors the IVF index was trained on (0: exact), for retraining
+    }
+    _write_generation(index_dir, manifest, documents, chunks, vectors, bm25)
+    return n
+
+
+def remove_documents(settings: Settings, items: Sequence[str],
+                     progress: Callable[[str], None] | None = None) -> BuildReport:
+    """`assistant index --remove`: drop documents, named by id or by the file they came from (a
+    .jsonl file: all its records), without embedding or re-tokenizing anything. An item that names
+    no indexed document is an error and nothing is written."""
+    with writer_lock(Path(settings.index_dir), notify=progress):
+        started = time.perf_counter()
+        index_dir = Path(settings.index_dir)
+        old = load_index(settings, check=False)  # removing needs no embedder: any compatible build will do
+        ids = resolve_documents(old.documents.values(), items)
+        report = BuildReport(path=str(index_dir), removed=sorted(ids))
+        documents = [d for d in old.documents.values() if d.id not in ids]
+        kept_rows = np.asarray([r for r, c in enumerate(old.chunks) if c.doc_id not in ids], np.int64)
+        manifest = {k: old.manifest[k] for k in ("format_version", "config", "fingerprint", "embedder", "dim", "sources")
+                    if k in old.manifest}
+        report.chunks = _commit(index_dir, settings, manifest, old, documents, kept_rows, [],
+                                np.zeros((0, old.dim), np.float32), progress)
+        report.documents, report.unchanged = len(documents), len(documents)
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def resolve_documents(documents, items: Sequence[str]) -> set[str]:
+    """The ids of the documents each item names: a document id, or the path of the file (or .jsonl
+    file) it was read from. Raises ConfigError naming every item that matches nothing."""
+    from assistant.errors import ConfigError
+
+    documents = list(documents)
+    by_id = {d.id for d in documents}
+    by_path: dict[str, set[str]] = {}
+    for d in documents:
+        if d.path:
+            file = d.path.rsplit(":", 1)[0] if d.path.rsplit(":", 1)[-1].isdigit() else d.path
+            by_path.setdefault(os.path.realpath(file), set()).add(d.id)
+            by_path.setdefault(file, set()).add(d.id)  # as it was given when indexed (maybe relative)
+    found: set[str] = set()
+    unknown: list[str] = []
+    for item in items:
+        if item in by_id:
+            found.add(item)
+        elif item in by_path or os.path.realpath(item) in by_path:
+            found |= by_path.get(item) or by_path[os.path.realpath(item)]
+        else:
+            unknown.append(item)
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ConfigError(f"not in the index: {shown} (give document ids or the files they were indexed from); "
+                          "nothing was removed")
+    if not items:
+        raise ConfigError("name the documents to remove (ids or files)")
+    return found
 
 
 def _write_generation(index_dir: Path, manifest: dict, documents, chunks, vectors, bm25) -> None:

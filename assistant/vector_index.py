@@ -5,7 +5,14 @@ chosen as the smallest that finds `settings.ivf_recall` of the exact top 10 on p
 stored vectors. nprobe and the graph's efSearch are stored in the FAISS file itself.
 
 Files are read memory-mapped where FAISS can (IVF lists and flat codes), so opening a million-vector
-index does not read 1.5 GB. Nothing is pickled."""
+index does not read 1.5 GB. Nothing is pickled.
+
+Updates (`update`): an IVF index is kept, not retrained: the rows of removed chunks are removed,
+the ids of the rows that stay are renumbered to their new positions (ids are chunk positions), and
+new vectors are added with the next ids; its nprobe stays. It is retrained (a full `build`) only
+when it has grown `retrain_growth` times past the size it was trained at, when the codec setting
+changed, or when it crosses `threshold` either way. The exact flat index is rebuilt (a copy of its
+rows: well under a second at the 200,000-row threshold)."""
 
 from __future__ import annotations
 
@@ -76,6 +83,88 @@ def build(
     if log:
         log(f"{spec}: nprobe {nprobe} finds {recall:.3f} of the exact top 10; built in {time.perf_counter() - started:.1f} s")
     return index
+
+
+def update(
+    old,
+    old_file: Path | None,
+    kept_rows: np.ndarray,
+    new: np.ndarray,
+    *,
+    threshold: int,
+    trained_on: int,
+    retrain_growth: float,
+    codec: str = "flat",
+    target_recall: float = 0.95,
+    log: Callable[[str], None] | None = None,
+) -> tuple:
+    """(index, trained_on): the index over old's rows `kept_rows` (ascending) followed by `new`,
+    row i searchable as id i. `old_file` is where `old` was read from (an IVF index is re-read
+    from it whole: the memory-mapped copy cannot be written); `trained_on` is how many vectors
+    old's IVF was trained on."""
+    import faiss
+
+    kept_rows = np.asarray(kept_rows, dtype=np.int64)
+    new = np.ascontiguousarray(new, dtype=np.float32).reshape(-1, old.d)
+    n = len(kept_rows) + len(new)
+    grown = trained_on > 0 and n >= retrain_growth * trained_on
+    same_codec = old_file is not None and is_ivf(old) and _codec_of(old) == codec
+    if not (same_codec and n >= max(threshold, 1024) and not grown):
+        if is_ivf(old) and log and n >= max(threshold, 1024):
+            log(f"retraining the IVF index: {n:,} vectors, trained on {trained_on:,}")
+        kept = _rows(old, kept_rows)
+        matrix = np.vstack([kept, new]) if len(new) else kept
+        index = build(matrix, threshold=threshold, codec=codec, target_recall=target_recall, log=log)
+        return index, (n if is_ivf(index) else 0)
+    started = time.perf_counter()
+    index = faiss.read_index(str(old_file))  # whole, writable
+    ivf = faiss.extract_index_ivf(index)
+    assert ivf.invlists is not None
+    invlists = faiss.downcast_InvertedLists(ivf.invlists)
+    if not isinstance(invlists, faiss.ArrayInvertedLists):  # not expected from read_index; be safe
+        raise RuntimeError(f"cannot update inverted lists of type {type(invlists).__name__}")
+    old_n = int(index.ntotal)
+    ivf.set_direct_map_type(faiss.DirectMap.NoMap)  # type: ignore[attr-defined]  # remove_ids needs it off; rebuilt below
+    removed = np.setdiff1d(np.arange(old_n, dtype=np.int64), kept_rows, assume_unique=True)
+    if len(removed):
+        index.remove_ids(faiss.IDSelectorBatch(removed))
+        position = np.full(old_n, -1, np.int64)
+        position[kept_rows] = np.arange(len(kept_rows), dtype=np.int64)
+        for list_no in range(ivf.nlist):  # ids are chunk positions: renumber in place
+            size = invlists.list_size(list_no)
+            if size:
+                ids = faiss.rev_swig_ptr(invlists.get_ids(list_no), size)
+                ids[:] = position[ids]
+    for start in range(0, len(new), 65536):
+        block = new[start:start + 65536]
+        index.add_with_ids(block, np.arange(len(kept_rows) + start, len(kept_rows) + start + len(block), dtype=np.int64))
+    ivf.make_direct_map()
+    if log:
+        log(f"IVF index updated in {time.perf_counter() - started:.1f} s: {len(removed):,} removed, {len(new):,} added, "
+            f"{n:,} in all (trained on {trained_on:,}; retrained at {retrain_growth:g}x)")
+    return index, trained_on
+
+
+def _rows(index, rows: np.ndarray) -> np.ndarray:
+    """The stored vectors of `rows`, as a float32 matrix."""
+    import faiss
+
+    if len(rows) == 0:
+        return np.zeros((0, index.d), np.float32)
+    flat = faiss.downcast_index(index)
+    if isinstance(flat, faiss.IndexFlat) and not isinstance(flat, faiss.IndexFlatL2) or type(flat) is faiss.IndexFlatIP:
+        codes = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+        return codes[rows]  # a copy of those rows, straight from the (memory-mapped) codes
+    if len(rows) == index.ntotal and np.array_equal(rows, np.arange(index.ntotal)):
+        return index.reconstruct_n(0, index.ntotal)
+    return index.reconstruct_batch(rows)
+
+
+def _codec_of(index) -> str:
+    import faiss
+
+    ivf = faiss.extract_index_ivf(index)
+    return "sq8" if isinstance(faiss.downcast_index(ivf), faiss.IndexIVFScalarQuantizer) else "flat"
 
 
 def set_nprobe(index, nprobe: int) -> None:
