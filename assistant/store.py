@@ -50,6 +50,7 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 LOCK = "LOCK"
 DATA_FILES = ("vectors.faiss", "chunks.jsonl", "documents.jsonl")
+SHARDS_PREFIX = ".tmp-shards-"  # `index --ray`: the workers' shards, merged into the next generation
 LOCK_WAIT_S = 1800.0  # a second writer waits this long for the first, then gives up with one line
 
 
@@ -308,14 +309,37 @@ def build_index(
     sources: Sequence[str] = (),
     rebuild: bool = False,
     progress: Callable[[str], None] | None = None,
+    chunk_and_embed: ChunkAndEmbed | None = None,
 ) -> BuildReport:
     """Make the index hold exactly `documents`, embedding only what is new or changed; under the
-    writer lock (re-entered when the caller holds it), so a concurrent build cannot be lost."""
+    writer lock (re-entered when the caller holds it), so a concurrent build cannot be lost.
+    `chunk_and_embed` chunks and embeds the new or changed documents elsewhere (`assistant index
+    --ray`: assistant/ray_index.py); by default here, with `embedder`."""
     with writer_lock(Path(settings.index_dir), notify=progress):
-        return _build_locked(documents, settings, embedder, sources, rebuild, progress)
+        return _build_locked(documents, settings, embedder, sources, rebuild, progress, chunk_and_embed)
 
 
-def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> BuildReport:
+# (documents to chunk and embed, progress) -> (their chunks in document order, one vector a chunk)
+ChunkAndEmbed = Callable[[list[Document], Callable[[str], None] | None], tuple[list[Chunk], np.ndarray]]
+
+
+def chunk_and_embed_here(
+    documents: list[Document], settings: Settings, embedder, progress: Callable[[str], None] | None = None,
+) -> tuple[list[Chunk], np.ndarray]:
+    """Chunk `documents` (in order) and embed every chunk, in this process."""
+    chunks = [c for doc in documents
+              for c in chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)]
+    if chunks and progress:
+        progress(f"embedding {len(chunks)} chunks from {len(documents)} documents")
+    by_id = {d.id: d for d in documents}
+    vectors = embed_all(  # longest first, our own progress bar
+        embedder, [embedding_input(c, by_id[c.doc_id], settings.embed_titles) for c in chunks],
+        show_progress=len(chunks) > 64,
+    )
+    return chunks, vectors
+
+
+def _build_locked(documents, settings, embedder, sources, rebuild, progress, chunk_and_embed=None) -> BuildReport:
     from assistant.lexical import BM25Index
 
     started = time.perf_counter()
@@ -328,7 +352,7 @@ def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> 
 
     reused_vectors: list[np.ndarray] = []
     chunks: list[Chunk] = []
-    to_embed: list[tuple[Chunk, Document]] = []
+    to_embed: list[Document] = []
     old_rows: dict[str, list[int]] = {}
     if old:
         matrix = old.vector_matrix()
@@ -343,17 +367,15 @@ def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> 
             report.unchanged += 1
             continue
         (report.changed if previous else report.added).append(doc.id)
-        new_chunks = chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
-        to_embed.extend((c, doc) for c in new_chunks)
+        to_embed.append(doc)
     report.removed = sorted(set(old_hashes) - {d.id for d in documents})
 
-    if to_embed and progress:
-        progress(f"embedding {len(to_embed)} chunks from {len(report.added) + len(report.changed)} documents")
-    new_vectors = embed_all(  # longest first, our own progress bar
-        embedder, [embedding_input(c, d, settings.embed_titles) for c, d in to_embed], show_progress=len(to_embed) > 64
-    )
-    chunks.extend(c for c, _ in to_embed)
-    report.embedded_chunks = len(to_embed)
+    if chunk_and_embed is not None and to_embed:
+        new_chunks, new_vectors = chunk_and_embed(to_embed, progress)
+    else:
+        new_chunks, new_vectors = chunk_and_embed_here(to_embed, settings, embedder, progress)
+    chunks.extend(new_chunks)
+    report.embedded_chunks = len(new_chunks)
     matrix = np.vstack(reused_vectors + [new_vectors]) if chunks else np.zeros((0, embedder.dim), np.float32)
 
     vectors = vector_index.build(matrix, threshold=settings.ivf_threshold or len(matrix) + 1,
@@ -461,7 +483,7 @@ def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
     for p in index_dir.iterdir():
         if p.name in keep:
             continue
-        if p.is_dir() and (p.name.startswith("gen-") or p.name.startswith(".tmp-gen-")):
+        if p.is_dir() and (p.name.startswith(("gen-", ".tmp-gen-", SHARDS_PREFIX))):
             shutil.rmtree(p, ignore_errors=True)
         elif p.name.startswith(f".{CURRENT}."):  # a pointer a killed build had not yet committed
             _discard(p)
