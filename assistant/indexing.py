@@ -7,9 +7,17 @@ from pathlib import Path
 
 from assistant.background import Loading
 from assistant.embedders import load_embedder
-from assistant.ingest import DEFAULT_MAX_FILE_MB, load_documents
+from assistant.ingest import DEFAULT_MAX_FILE_MB, ReadFiles, load_documents
 from assistant.settings import BUNDLED_ARTICLES_DIR, Settings
-from assistant.store import LOCK_WAIT_S, BuildReport, build_index, index_exists, read_manifest, writer_lock
+from assistant.store import (
+    LOCK_WAIT_S,
+    BuildReport,
+    ChunkAndEmbed,
+    build_index,
+    index_exists,
+    read_manifest,
+    writer_lock,
+)
 
 
 def index_paths(
@@ -48,7 +56,8 @@ def _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_m
     # the query-time embedder (no torch) names the model and its dimension for the manifest.
     loading = Loading(lambda: load_embedder(settings.embedder, settings.embed_batch_size, for_indexing=not on_ray))
     skipped: list[str] = []
-    read_files = chunk_and_embed = None
+    read_files: ReadFiles | None = None
+    chunk_and_embed: ChunkAndEmbed | None = None
     if on_ray:
         from assistant import ray_index
 

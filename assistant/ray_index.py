@@ -140,11 +140,11 @@ def read_files(files: Iterable[Path], max_bytes: int) -> list[FileResult]:
     results in the files' order."""
     import ray.data
 
-    files = [str(p) for p in files]
-    if not files:
+    names = [str(p) for p in files]
+    if not names:
         return []
-    blocks = max(1, math.ceil(len(files) / FILES_PER_TASK))
-    ds = ray.data.from_items([{"seq": i, "path": p} for i, p in enumerate(files)], override_num_blocks=blocks)
+    blocks = max(1, math.ceil(len(names) / FILES_PER_TASK))
+    ds = ray.data.from_items([{"seq": i, "path": p} for i, p in enumerate(names)], override_num_blocks=blocks)
     ds = ds.map_batches(_read_batch, fn_kwargs={"max_bytes": max_bytes}, batch_size=FILES_PER_TASK, num_cpus=1)
     try:
         rows = ds.take_all()
@@ -153,7 +153,7 @@ def read_files(files: Iterable[Path], max_bytes: int) -> list[FileResult]:
     except Exception as e:  # noqa: BLE001 - Ray wraps what a task raised
         raise _worker_failure(e) from None
     rows.sort(key=lambda r: int(r["seq"]))
-    if [int(r["seq"]) for r in rows] != list(range(len(files))):
+    if [int(r["seq"]) for r in rows] != list(range(len(names))):
         raise ConfigError("the Ray tasks returned an incomplete set of files; run the indexing again")
     return [FileResult.from_json(str(r["result"])) for r in rows]
 
