@@ -70,6 +70,7 @@ def index_cmd(
     verify: Annotated[bool, typer.Option("--verify", help="Only check every index file against its sha256; change nothing")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for another indexing run on the same index, or fail at once")] = True,
     remove: Annotated[bool, typer.Option("--remove", help="Remove the documents the arguments name (document ids or the files they were read from) instead of indexing")] = False,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="local|auto|ADDRESS", help="Read, clean, chunk and embed on Ray: local (a runtime on this machine), auto (the cluster `ray start` joined), or a head's address (HOST:6379, ray://HOST:10001); needs pip install '.[ray]'")] = None,
 ) -> None:
     """Index articles: only new or changed documents are embedded; deleted ones are removed."""
     with user_errors():
@@ -92,7 +93,7 @@ def index_cmd(
         from assistant.store import LOCK_WAIT_S
 
         report = index_paths(paths or [], settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say,
-                             max_file_mb=max_file_mb, lock_wait_s=LOCK_WAIT_S if wait else 0.0)
+                             max_file_mb=max_file_mb, lock_wait_s=LOCK_WAIT_S if wait else 0.0, ray=ray)
     changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged"
     skipped = f"; skipped {report.skipped} (see the warnings above)" if report.skipped else ""
     out.print(

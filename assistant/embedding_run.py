@@ -39,8 +39,8 @@ class ProgressBar:
     """`embedding ━━━━━━╸     1,234/5,678 passages  81/s  0:00:55 left`, redrawn in place on a
     terminal; elsewhere (logs, CI) one line every 10% so that nothing floods."""
 
-    def __init__(self, total: int, label: str = "embedding", stream=None):
-        self.total, self.label, self.done = total, label, 0
+    def __init__(self, total: int, label: str = "embedding", stream=None, unit: str = "passages"):
+        self.total, self.label, self.done, self.unit = total, label, 0, unit
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.perf_counter()
@@ -53,7 +53,7 @@ class ProgressBar:
         width = 24
         filled = int(width * self.done / self.total) if self.total else width
         eta = "?" if left != left else time.strftime("%H:%M:%S", time.gmtime(left))
-        return (f"{self.label} {'━' * filled}{' ' * (width - filled)} {self.done:,}/{self.total:,} passages "
+        return (f"{self.label} {'━' * filled}{' ' * (width - filled)} {self.done:,}/{self.total:,} {self.unit} "
                 f"{rate:,.{0 if rate >= 10 else 1}f}/s {eta} left")
 
     def advance(self, n: int) -> None:

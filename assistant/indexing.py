@@ -7,9 +7,17 @@ from pathlib import Path
 
 from assistant.background import Loading
 from assistant.embedders import load_embedder
-from assistant.ingest import DEFAULT_MAX_FILE_MB, load_documents
+from assistant.ingest import DEFAULT_MAX_FILE_MB, ReadFiles, load_documents
 from assistant.settings import BUNDLED_ARTICLES_DIR, Settings
-from assistant.store import LOCK_WAIT_S, BuildReport, build_index, index_exists, read_manifest, writer_lock
+from assistant.store import (
+    LOCK_WAIT_S,
+    BuildReport,
+    ChunkAndEmbed,
+    build_index,
+    index_exists,
+    read_manifest,
+    writer_lock,
+)
 
 
 def index_paths(
@@ -22,26 +30,44 @@ def index_paths(
     progress: Callable[[str], None] | None = None,
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
     lock_wait_s: float = LOCK_WAIT_S,
+    ray: str | None = None,
 ) -> BuildReport:
     """Make the index mirror `paths` (default: what it was last built from, else the bundled articles).
     Every input is read and checked before anything is written. Everything, from reading the
     previous manifest to the commit, happens under the writer lock, so two runs at once are
-    serialised: the second starts from what the first committed, and no change is lost."""
+    serialised: the second starts from what the first committed, and no change is lost.
+
+    `ray` (an address, or "local" for a runtime of this machine's own) reads, cleans, chunks and
+    embeds on Ray (assistant/ray_index.py); what is written is the same."""
     with writer_lock(settings.index_dir, wait_s=lock_wait_s, notify=progress or warn):
-        return _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_mb)
+        if ray is None:
+            return _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_mb)
+        from assistant import ray_index
+
+        with ray_index.session(ray, progress=progress) as cpus:
+            return _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_mb, on_ray=cpus)
 
 
-def _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_mb) -> BuildReport:
+def _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_mb, on_ray: int = 0) -> BuildReport:
     if not paths:
         previous = read_manifest(settings.index_dir).get("sources") if index_exists(settings.index_dir) else None
         paths = [Path(p) for p in previous] if previous else [settings.corpus]
-    # The model (torch) loads while the files are read and cleaned.
-    loading = Loading(lambda: load_embedder(settings.embedder, settings.embed_batch_size, for_indexing=True))
+    # The model (torch) loads while the files are read and cleaned. On Ray the actors embed; here
+    # the query-time embedder (no torch) names the model and its dimension for the manifest.
+    loading = Loading(lambda: load_embedder(settings.embedder, settings.embed_batch_size, for_indexing=not on_ray))
     skipped: list[str] = []
-    documents = load_documents(paths, skip_bad=skip_bad, warn=warn, max_file_mb=max_file_mb, skipped=skipped)
+    read_files: ReadFiles | None = None
+    chunk_and_embed: ChunkAndEmbed | None = None
+    if on_ray:
+        from assistant import ray_index
+
+        read_files, chunk_and_embed = ray_index.read_files, ray_index.ChunkAndEmbedOnRay(settings, on_ray)
+    documents = load_documents(paths, skip_bad=skip_bad, warn=warn, max_file_mb=max_file_mb, skipped=skipped,
+                               read_files=read_files)
     embedder = loading.result()
     sources = [str(Path(p).resolve()) for p in paths]
-    report = build_index(documents, settings, embedder, sources=sources, rebuild=rebuild, progress=progress)
+    report = build_index(documents, settings, embedder, sources=sources, rebuild=rebuild, progress=progress,
+                         chunk_and_embed=chunk_and_embed)
     report.skipped = len(skipped)
     return report
 

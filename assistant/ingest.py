@@ -273,6 +273,45 @@ def _load_jsonl(path: Path, max_bytes: int, skipped: list[str], warn: Warn | Non
         )
 
 
+@dataclasses.dataclass
+class FileResult:
+    """What reading and cleaning one file gave: its documents, the lines of it left out, or why the
+    whole file is left out. Plain data, so it can be computed elsewhere (a Ray worker) and
+    accepted here in file order."""
+
+    docs: list[Document]
+    notes: list[str] = dataclasses.field(default_factory=list)  # lines of a .jsonl skipped
+    skip: str = ""  # the file is skipped with this warning
+    unreadable: str = ""  # the file cannot be read as text: stops the run unless --skip-bad
+
+    def to_json(self) -> str:
+        return json.dumps({"docs": [dataclasses.asdict(d) for d in self.docs], "notes": self.notes,
+                           "skip": self.skip, "unreadable": self.unreadable}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, data: str) -> FileResult:
+        row = json.loads(data)
+        return cls([Document(**d) for d in row["docs"]], row["notes"], row["skip"], row["unreadable"])
+
+
+def read_file(path: Path, max_bytes: int) -> FileResult:
+    """Read and clean one file (the work `assistant index --ray` sends to the cluster)."""
+    notes: list[str] = []
+    try:
+        return FileResult(load_file(path, max_bytes, notes), notes)
+    except Skip as e:
+        return FileResult([], notes, skip=str(e))
+    except UnreadableFileError as e:
+        return FileResult([], notes, unreadable=str(e))
+
+
+ReadFiles = Callable[[Iterable[Path], int], Iterable[FileResult]]
+
+
+def _read_here(files: Iterable[Path], max_bytes: int) -> Iterator[FileResult]:
+    return (read_file(path, max_bytes) for path in files)
+
+
 def load_documents(
     paths: Iterable[Path],
     *,
@@ -280,10 +319,13 @@ def load_documents(
     warn: Warn | None = None,
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
     skipped: list[str] | None = None,
+    read_files: ReadFiles | None = None,
 ) -> list[Document]:
     """Every document under `paths`, cleaned; same content indexed once; ids made unique. What is
     left out is appended to `skipped` (one message each) and warned about, the first
-    MAX_WARNINGS one by one and the rest in one closing line."""
+    MAX_WARNINGS one by one and the rest in one closing line. `read_files` reads and cleans the
+    files elsewhere (`assistant index --ray`), yielding one result per file in their order; the
+    default reads them here, one at a time."""
     if max_file_mb <= 0:
         raise InputError(f"--max-file-mb must be positive, not {max_file_mb}")
     paths = list(paths)
@@ -292,18 +334,19 @@ def load_documents(
     docs: list[Document] = []
     seen_content: dict[str, str] = {}
     seen_ids: set[str] = set()
-    for path in iter_files(paths, skipped, warn):
-        try:
-            loaded = load_file(path, max_bytes, skipped, warn)
-        except Skip as e:
-            _note(skipped, warn, str(e))
+    files = iter_files(paths, skipped, warn)  # lazy: read here, files are found as they are read
+    for result in (read_files or _read_here)(files, max_bytes):
+        for note in result.notes:
+            _note(skipped, warn, note)
+        if result.skip:
+            _note(skipped, warn, result.skip)
             continue
-        except UnreadableFileError as e:
+        if result.unreadable:
             if not skip_bad:
-                raise
-            _note(skipped, warn, str(e))
+                raise UnreadableFileError(result.unreadable)
+            _note(skipped, warn, result.unreadable)
             continue
-        for doc in loaded:
+        for doc in result.docs:
             if not doc.text.strip():
                 _note(skipped, warn, f"{doc.path}: no article text found")
                 continue

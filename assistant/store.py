@@ -51,6 +51,7 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 LOCK = "LOCK"
 DATA_FILES = ("vectors.faiss", "chunks.jsonl", "documents.jsonl")
+SHARDS_PREFIX = ".tmp-shards-"  # `index --ray`: the workers' shards, merged into the next generation
 LOCK_WAIT_S = 1800.0  # a second writer waits this long for the first, then gives up with one line
 
 
@@ -309,14 +310,37 @@ def build_index(
     sources: Sequence[str] = (),
     rebuild: bool = False,
     progress: Callable[[str], None] | None = None,
+    chunk_and_embed: ChunkAndEmbed | None = None,
 ) -> BuildReport:
     """Make the index hold exactly `documents`, embedding only what is new or changed; under the
-    writer lock (re-entered when the caller holds it), so a concurrent build cannot be lost."""
+    writer lock (re-entered when the caller holds it), so a concurrent build cannot be lost.
+    `chunk_and_embed` chunks and embeds the new or changed documents elsewhere (`assistant index
+    --ray`: assistant/ray_index.py); by default here, with `embedder`."""
     with writer_lock(Path(settings.index_dir), notify=progress):
-        return _build_locked(documents, settings, embedder, sources, rebuild, progress)
+        return _build_locked(documents, settings, embedder, sources, rebuild, progress, chunk_and_embed)
 
 
-def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> BuildReport:
+# (documents to chunk and embed, progress) -> (their chunks in document order, one vector a chunk)
+ChunkAndEmbed = Callable[[list[Document], Callable[[str], None] | None], tuple[list[Chunk], np.ndarray]]
+
+
+def chunk_and_embed_here(
+    documents: list[Document], settings: Settings, embedder, progress: Callable[[str], None] | None = None,
+) -> tuple[list[Chunk], np.ndarray]:
+    """Chunk `documents` (in order) and embed every chunk, in this process."""
+    chunks = [c for doc in documents
+              for c in chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)]
+    if chunks and progress:
+        progress(f"embedding {len(chunks)} chunks from {len(documents)} documents")
+    by_id = {d.id: d for d in documents}
+    vectors = embed_all(  # longest first, our own progress bar
+        embedder, [embedding_input(c, by_id[c.doc_id], settings.embed_titles) for c in chunks],
+        show_progress=len(chunks) > 64,
+    )
+    return chunks, vectors
+
+
+def _build_locked(documents, settings, embedder, sources, rebuild, progress, chunk_and_embed=None) -> BuildReport:
     started = time.perf_counter()
     index_dir = Path(settings.index_dir)
     report = BuildReport(path=str(index_dir))
@@ -330,22 +354,21 @@ def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> 
     kept_rows = [row for row, c in enumerate(old.chunks)
                  if wanted.get(c.doc_id) is not None and wanted[c.doc_id] == old_hashes.get(c.doc_id)] if old else []
     kept_docs = {old.chunks[r].doc_id for r in kept_rows} if old else set()
-    to_embed: list[tuple[Chunk, Document]] = []
+    to_embed: list[Document] = []
     for doc in documents:
         if doc.id in kept_docs:
             report.unchanged += 1
             continue
         (report.changed if old_hashes.get(doc.id) else report.added).append(doc.id)
-        new_chunks = chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)
-        to_embed.extend((c, doc) for c in new_chunks)
+        to_embed.append(doc)
     report.removed = sorted(set(old_hashes) - set(wanted))
 
-    if to_embed and progress:
-        progress(f"embedding {len(to_embed)} chunks from {len(report.added) + len(report.changed)} documents")
-    new_vectors = embed_all(  # longest first, our own progress bar
-        embedder, [embedding_input(c, d, settings.embed_titles) for c, d in to_embed], show_progress=len(to_embed) > 64
-    )
-    report.embedded_chunks = len(to_embed)
+    if chunk_and_embed is not None and to_embed:
+        new_chunks, new_vectors = chunk_and_embed(to_embed, progress)
+    else:
+        new_chunks, new_vectors = chunk_and_embed_here(to_embed, settings, embedder, progress)
+    by_id = {d.id: d for d in to_embed}
+    report.embedded_chunks = len(new_chunks)
     manifest = {
         "format_version": INDEX_FORMAT_VERSION,
         "config": settings.index_config(),
@@ -355,7 +378,7 @@ def _build_locked(documents, settings, embedder, sources, rebuild, progress) -> 
         "sources": list(sources),
     }
     n_chunks = _commit(index_dir, settings, manifest, old, documents, np.asarray(kept_rows, np.int64),
-                       to_embed, new_vectors, progress)
+                       [(c, by_id[c.doc_id]) for c in new_chunks], new_vectors, progress)
     report.documents, report.chunks = len(documents), n_chunks
     report.seconds = time.perf_counter() - started
     return report
@@ -541,7 +564,7 @@ def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
     for p in index_dir.iterdir():
         if p.name in keep:
             continue
-        if p.is_dir() and (p.name.startswith("gen-") or p.name.startswith(".tmp-gen-")):
+        if p.is_dir() and (p.name.startswith(("gen-", ".tmp-gen-", SHARDS_PREFIX))):
             shutil.rmtree(p, ignore_errors=True)
         elif p.name.startswith(f".{CURRENT}."):  # a pointer a killed build had not yet committed
             _discard(p)
