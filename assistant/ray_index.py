@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,6 +174,11 @@ class _ChunkingConfig:
         return cls(settings.embedder, settings.embed_batch_size, settings.chunk_tokens,
                    settings.chunk_overlap_tokens, settings.embed_titles)
 
+    def settings(self) -> Settings:
+        values: dict[str, Any] = {"embedder": self.embedder, "embed_batch_size": self.batch_size, "chunk_tokens": self.chunk_tokens,
+                                  "chunk_overlap_tokens": self.overlap_tokens, "embed_titles": self.embed_titles}
+        return Settings(**values)
+
 
 class _EmbeddingActor:
     """One per CPU slot: loads the model once, then chunks and embeds batches of documents and
@@ -189,26 +195,20 @@ class _EmbeddingActor:
         from assistant.embedders import load_embedder
 
         torch.set_num_threads(max(1, self.threads))
-        self.chunking = _ChunkingConfig(**self.config)
+        self.settings = _ChunkingConfig(**self.config).settings()
         self.folder = Path(self.shard_dir)
-        self.embedder = load_embedder(self.chunking.embedder, self.chunking.batch_size, for_indexing=True)
+        self.embedder = load_embedder(self.settings.embedder, self.settings.embed_batch_size, for_indexing=True)
 
     def __call__(self, batch: dict) -> dict:
-        from assistant.chunking import chunk_document
-        from assistant.embedding_run import embed_all
-        from assistant.store import embedding_input
+        from assistant.store import chunk_and_embed_here
 
-        c = self.chunking
-        rows: list[tuple[int, Chunk, Document]] = []
-        for seq, data in zip(batch["seq"], batch["doc"]):
-            doc = Document(**json.loads(str(data)))
-            rows.extend((int(seq), chunk, doc) for chunk in
-                        chunk_document(doc, self.embedder.count_tokens, c.chunk_tokens, c.overlap_tokens))
-        vectors = embed_all(self.embedder, [embedding_input(ch, d, c.embed_titles) for _, ch, d in rows])
+        documents = [Document(**json.loads(str(data))) for data in batch["doc"]]
+        seq = {d.id: int(n) for n, d in zip(batch["seq"], documents)}
+        chunks, vectors = chunk_and_embed_here(documents, self.settings, self.embedder, show_progress=False)
         name = f"shard-{uuid.uuid4().hex}"
-        _write_shard(self.folder, name, [(s, ch) for s, ch, _ in rows], vectors)
-        return {"shard": np.asarray([name], dtype=object), "documents": np.asarray([len(batch["seq"])]),
-                "chunks": np.asarray([len(rows)])}
+        _write_shard(self.folder, name, [(seq[c.doc_id], c) for c in chunks], vectors)
+        return {"shard": np.asarray([name], dtype=object), "documents": np.asarray([len(documents)]),
+                "chunks": np.asarray([len(chunks)])}
 
 
 def _write_shard(folder: Path, name: str, rows: list[tuple[int, Chunk]], vectors: np.ndarray) -> None:

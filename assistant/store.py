@@ -326,8 +326,10 @@ ChunkAndEmbed = Callable[[list[Document], Callable[[str], None] | None], tuple[l
 
 def chunk_and_embed_here(
     documents: list[Document], settings: Settings, embedder, progress: Callable[[str], None] | None = None,
+    *, show_progress: bool = True,
 ) -> tuple[list[Chunk], np.ndarray]:
-    """Chunk `documents` (in order) and embed every chunk, in this process."""
+    """Chunk `documents` (in order) and embed every chunk, in this process (or in one Ray actor,
+    which shows no bar of its own: `show_progress=False`)."""
     chunks = [c for doc in documents
               for c in chunk_document(doc, embedder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens)]
     if chunks and progress:
@@ -335,7 +337,7 @@ def chunk_and_embed_here(
     by_id = {d.id: d for d in documents}
     vectors = embed_all(  # longest first, our own progress bar
         embedder, [embedding_input(c, by_id[c.doc_id], settings.embed_titles) for c in chunks],
-        show_progress=len(chunks) > 64,
+        show_progress=show_progress and len(chunks) > 64,
     )
     return chunks, vectors
 
