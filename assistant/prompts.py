@@ -17,6 +17,7 @@ OPTIONAL_VARIABLES = {"answer": {"refusal"}}
 EXPECTED_VARIABLES = {
     "answer": {"passages", "question"},
     "select": {"sentences", "question"},
+    "verify": {"sentences", "question", "answer", "evidence"},
     "rewrite": {"history", "question"},
     "judge": {"question", "answer", "evidence", "check"},
 }

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     select_max_evidence: int = Field(4, ge=1)  # sentences the model may choose
     select_top_logprobs: int = Field(10, ge=0)  # alternatives read per step, for p_none (0 = not read)
     select_refuse_p_none: float = Field(1.01, ge=0.0, le=1.01)  # refuse when p(no sentence answers) >= this
+    # Evidence-first answers are put to the model a second time (strategies.verify): the probability it
+    # gives that the sentences state this answer to this question; below verify_min_p_yes, refused.
+    verify_answers: bool = True
+    verify_prompt: str = "verify"
+    verify_min_p_yes: float = Field(0.0, ge=0.0, le=1.0)  # 0 = the verdict is recorded, never acted on
     # Also quote other articles' best sentences this close to the best shown sentence (0 = off); dev
     # (173 items): 0.05 -> 0.590 accuracy, 0.1 -> 0.607, 0.15 -> 0.624, 0.2 -> 0.642, 0.3 -> 0.647.
     select_other_articles: float = Field(0.2, ge=0.0)

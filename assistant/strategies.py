@@ -201,15 +201,56 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
     picked, answer = parse_selection(completion.text, len(shown))
     none = p_none(completion.steps)
-    selection = {"evidence": picked, "answer": answer, "p_none": none, "shown": len(shown),
+    yes = verify(assistant.llm, question, shown, hits, picked, answer, s) if picked and answer else None
+    selection = {"evidence": picked, "answer": answer, "p_none": none, "p_verified": yes, "shown": len(shown),
                  "best_score": candidates[0].score}
     draft = decide(question, shown, picked, answer, none, s, assistant.similarity,
-                   doc_of={n: h.chunk.doc_id for n, h in enumerate(hits, 1)})
+                   doc_of={n: h.chunk.doc_id for n, h in enumerate(hits, 1)}, verified=yes)
     return Draft(draft.text, usage, withheld=draft.withheld, selection=selection)
 
 
+VERDICT_SCHEMA = {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},
+                  "required": ["verdict"]}
+
+
+def verify(llm, question: str, shown: Sequence[Sentence], hits: Sequence[Hit], picked: Sequence[int], answer: str,
+           s: Settings) -> float | None:
+    """A second, independent question to the model: do the sentences state that its answer is the
+    answer to this question (and not to a neighbouring one)? The probability it gives "yes", read
+    from its own logits; None when not asked (`verify_answers` off) or the backend reports none.
+    The prompt opens as the selection prompt does, so llama.cpp reuses what it already read."""
+    if not s.verify_answers or not s.select_top_logprobs:
+        return None
+    template = load_template(s.verify_prompt, "verify")
+    request = Request(
+        messages=template.messages(sentences=number_sentences(shown, hits), question=question,
+                                   answer=MARKER.sub("", answer).strip(), evidence=", ".join(map(str, picked))),
+        question=question, max_tokens=8, temperature=0.0, schema=VERDICT_SCHEMA, top_logprobs=s.select_top_logprobs,
+    )
+    return p_yes(llm.generate(request).steps)
+
+
+def p_yes(steps: Sequence[tuple[str, dict[str, float]]]) -> float | None:
+    """The model's probability of "yes" against "no" at the step where it gave its verdict."""
+    for chosen, alternatives in steps:
+        if not _VERDICT.match(chosen.strip(' "\'').lower()):
+            continue
+        mass = {"yes": 0.0, "no": 0.0}
+        for token, logprob in alternatives.items():
+            word = _VERDICT.match(token.strip(' "\'').lower())
+            if word:
+                mass[word.group(1)] += math.exp(logprob)
+        total = mass["yes"] + mass["no"]
+        return mass["yes"] / total if total > 0 else None
+    return None
+
+
+_VERDICT = re.compile(r"(yes|no)")
+
+
 def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answer: str, none: float | None,
-           s: Settings, similarity=None, doc_of: dict[int, str] | None = None) -> Draft:
+           s: Settings, similarity=None, doc_of: dict[int, str] | None = None,
+           verified: float | None = None) -> Draft:
     """The answer from what the model chose: its short answer, attributed in code to the shown
     sentences that hold it (a 1.5B model answers well but numbers sentences badly), then those
     sentences. Refused when it chose nothing, was sure nothing answers, said nothing the question
@@ -218,6 +259,8 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
         return Draft(REFUSAL, withheld="(the model chose no sentence)")
     if none is not None and none >= s.select_refuse_p_none:
         return Draft(REFUSAL, withheld=f"(the model gave p={none:.2f} that no sentence answers) {answer}")
+    if verified is not None and verified < s.verify_min_p_yes:
+        return Draft(REFUSAL, withheld=f"(asked again, the model gave p={verified:.2f} that this answers) {answer}")
     chosen = [shown[i - 1] for i in picked]
     short = short_answer(answer, question, shown)
     if not short:

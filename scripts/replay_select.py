@@ -1,5 +1,5 @@
 """Re-decide a saved evidence-first run without the model: each question gets the model's own
-saved JSON (sentence numbers and short answer) again, and everything after the model (attribution,
+saved JSON (sentence numbers and short answer) and verdict (p_verified) again, and everything after the model (attribution,
 refusals, support, differing sources, scoring) runs as it does now. For choosing rules on the dev
 split in seconds instead of a 20-minute run; the numbers it prints are dev numbers.
 
@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
+from assistant import strategies
 from assistant.evaluation import runner
 from assistant.llms import registry
+from assistant.llms.base import Completion
 from assistant.llms.scripted import ScriptedLLM
 from assistant.settings import Settings
 
@@ -27,11 +30,20 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="setting=value (JSON value)")
     args = parser.parse_args()
     saved = json.loads(Path(args.run).read_text())
-    replies = {it["question"]: json.dumps({"evidence": it["prediction"]["selection"].get("evidence", []),
-                                           "answer": it["prediction"]["selection"].get("answer", "")})
-               for it in saved["items"] if it["prediction"].get("selection")}
-    fallback = json.dumps({"evidence": [], "answer": ""})
-    registry.register("replay", lambda s: ScriptedLLM(lambda r: replies.get(r.question, fallback), name="replay"))
+    selections = {it["question"]: it["prediction"]["selection"] for it in saved["items"]
+                  if it["prediction"].get("selection")}
+
+    def reply(request):  # the saved choice, and the saved verdict when the run asked for one
+        chosen = selections.get(request.question, {})
+        if request.schema == strategies.VERDICT_SCHEMA:
+            p = chosen.get("p_verified")
+            if p is None:
+                return Completion('{"verdict": "yes"}')
+            p = min(max(p, 1e-9), 1 - 1e-9)
+            return Completion('{"verdict": "yes"}', steps=(("yes", {"yes": math.log(p), "no": math.log(1 - p)}),))
+        return json.dumps({"evidence": chosen.get("evidence", []), "answer": chosen.get("answer", "")})
+
+    registry.register("replay", lambda s: ScriptedLLM(reply, name="replay"))
     overrides = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
     settings = Settings(llm="replay", strategy="select", **overrides)
     dataset = saved["config"]["dataset"]

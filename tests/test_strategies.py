@@ -71,8 +71,27 @@ def select_settings(settings):
     return settings.model_copy(update={"strategy": "select"})
 
 
+def verdict(p_yes: float):
+    """The verification call's reply: "yes" chosen, with these probabilities of yes and no."""
+    import math
+
+    from assistant.llms.base import Completion
+
+    return Completion('{"verdict": "yes"}', steps=(('{"', {}), ("verdict", {}), ('": "', {}),
+                                                   ("yes", {"yes": math.log(p_yes), "no": math.log(1 - p_yes)})))
+
+
+def test_p_yes_reads_the_verdict_step():
+    assert strategies.p_yes(verdict(0.3).steps) == pytest.approx(0.3)
+    assert strategies.p_yes((('{"', {}), ("verdict", {}))) is None  # no verdict given
+    assert strategies.p_yes(()) is None
+
+
 def test_select_answers_from_the_sentences_the_model_chose(select_settings):
     def choose(request):
+        if request.schema == strategies.VERDICT_SCHEMA:  # asked again whether the sentences state it
+            assert "Proposed answer: dysprosium, gadolinium and five more" in request.messages[-1]["content"]
+            return verdict(0.9)
         assert request.schema["required"] == ["evidence", "answer"]
         prompt = request.messages[-1]["content"]
         number = next(line.split(")")[0].strip("(") for line in prompt.splitlines() if "yttrium" in line)
@@ -83,6 +102,10 @@ def test_select_answers_from_the_sentences_the_model_chose(select_settings):
     assert all(m in answer.answer for m in SEVEN)  # the list is completed from the cited sentence
     assert answer.citations[0].doc_id == "000_48c4cad9349ce6bf"
     assert answer.claims and all(c.supported and c.quote for c in answer.claims)
+    assert answer.selection["p_verified"] == pytest.approx(0.9)
+    doubted = select_settings.model_copy(update={"verify_min_p_yes": 0.95})  # the verdict below the bar: refused
+    refused = Assistant(doubted, llm=ScriptedLLM(choose)).ask(Q)
+    assert refused.refused and "p=0.90 that this answers" in refused.withheld
 
 
 def test_select_refuses_an_empty_selection_and_a_selection_lacking_what_was_asked(select_settings):
