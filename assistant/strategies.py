@@ -5,7 +5,8 @@
   answer taken from them. The answer is composed in code: the short answer, then the sentences it
   rests on, each cited. How sure the model was that no sentence answers is read from its own
   probabilities at the point where it opens the list (`p_none`), and a selection that lacks what the
-  question asks for (a quantity, a date, a name) is no answer.
+  question asks for (a quantity, a date, a name) is no answer. With `verify_answers` the model is
+  asked a second time whether the sentences state its answer (`verify`, `p_verified`).
 - `free`: the model writes prose with [n] markers, streamed as it comes; `grounding` checks it.
 - `extractive`: no model; the best-matching sentences are quoted.
 
@@ -156,12 +157,15 @@ def _content(text: str) -> set[str]:
     return set(tokenize(text))
 
 
-def short_answer(answer: str, question: str, shown: Sequence[Sentence]) -> str:
-    """The model's short answer, cleaned; '' when it is a refusal or says nothing that the question
-    does not and the shown sentences do ("The name of the official is [1].")."""
+def short_answer(answer: str, question: str, shown: Sequence[Sentence], trusted: bool = False) -> str:
+    """The model's short answer, cleaned; '' when it is a refusal or (unless `trusted`: the model
+    confirmed it when asked again) says nothing that the question does not and the shown sentences
+    do ("The name of the official is [1].")."""
     answer = MARKER.sub("", answer).strip().strip('"').strip()
     if not answer or grounding.is_refusal(answer) or grounding.says_not_found(answer):
         return ""
+    if trusted:
+        return answer
     if grounding.asks_yes_no(question) and grounding.yes_no(answer)[0]:
         return answer  # "Did they ...?" "Yes": the sentences it rests on say the rest
     said = " ".join(s.text for s in shown)
@@ -253,8 +257,10 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
            verified: float | None = None) -> Draft:
     """The answer from what the model chose: its short answer, attributed in code to the shown
     sentences that hold it (a 1.5B model answers well but numbers sentences badly), then those
-    sentences. Refused when it chose nothing, was sure nothing answers, said nothing the question
-    does not, said what no sentence holds, or the sentences lack the quantity, date or name asked."""
+    sentences. Refused when it chose nothing, was sure nothing answers, did not confirm its answer
+    when asked again (`verified`, with `verify_answers`), said nothing the question does not, said
+    what no sentence holds, or the sentences lack the quantity, date or name asked (these last shape
+    checks stand down for an answer confirmed with p >= `verify_trust_p_yes`)."""
     if not picked:
         return Draft(REFUSAL, withheld="(the model chose no sentence)")
     if none is not None and none >= s.select_refuse_p_none:
@@ -262,7 +268,8 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     if verified is not None and verified < s.verify_min_p_yes:
         return Draft(REFUSAL, withheld=f"(asked again, the model gave p={verified:.2f} that this answers) {answer}")
     chosen = [shown[i - 1] for i in picked]
-    short = short_answer(answer, question, shown)
+    trusted = verified is not None and verified >= s.verify_trust_p_yes  # confirmed: the shape checks stand down
+    short = short_answer(answer, question, shown, trusted)
     if not short:
         return Draft(REFUSAL, withheld=f"(the model's answer says nothing the question does not) {answer}")
     verdict, rest = grounding.yes_no(short) if grounding.asks_yes_no(question) else ("", short)
@@ -275,8 +282,8 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     evidence = evidence + other_articles(evidence, shown, doc_of or {}, s.select_other_articles)
     text = compose(short, evidence)
     # The direct answer itself must hold what was asked: a quantity, a date, a name.
-    lacking = grounding.misses_what_was_asked(short, question) or grounding.misses_what_was_asked(
-        text, question, similarity, s.share_match)
+    lacking = "" if trusted else (grounding.misses_what_was_asked(short, question) or grounding.misses_what_was_asked(
+        text, question, similarity, s.share_match))
     if lacking:
         return Draft(REFUSAL, withheld=f"(no {lacking} in it, which the question asks for) {text}")
     return Draft(text)

@@ -5,6 +5,7 @@ split in seconds instead of a 20-minute run; the numbers it prints are dev numbe
 
     python scripts/replay_select.py eval/runs/qa-dev-select.json [--split dev] [--json OUT]
     python scripts/replay_select.py eval/runs/rtqa-test-local.json   # a RealTime QA run: its weeks and index
+    python scripts/replay_select.py eval/runs/qa-dev-verify.json --set verify_answers=true --set verify_min_p_yes=0.5
 """
 
 from __future__ import annotations

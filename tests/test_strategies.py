@@ -97,6 +97,8 @@ def test_select_answers_from_the_sentences_the_model_chose(select_settings):
         number = next(line.split(")")[0].strip("(") for line in prompt.splitlines() if "yttrium" in line)
         return json.dumps({"evidence": [int(number)], "answer": "dysprosium, gadolinium and five more"})
 
+    assert Assistant(select_settings, llm=ScriptedLLM(choose)).ask(Q).selection["p_verified"] is None  # not asked
+    select_settings = select_settings.model_copy(update={"verify_answers": True})
     answer = Assistant(select_settings, llm=ScriptedLLM(choose)).ask(Q)
     assert answer.strategy == "select" and not answer.refused
     assert all(m in answer.answer for m in SEVEN)  # the list is completed from the cited sentence
@@ -121,6 +123,15 @@ def test_select_refuses_an_empty_selection_and_a_selection_lacking_what_was_aske
 
     when = Assistant(select_settings, llm=ScriptedLLM(no_date)).ask("When will the next round of talks take place?")
     assert when.refused and "no date" in when.withheld
+
+    def confirmed(request):  # the same choice, which the model confirms when asked again
+        return verdict(0.95) if request.schema == strategies.VERDICT_SCHEMA else no_date(request)
+
+    trusting = select_settings.model_copy(update={"verify_answers": True, "verify_trust_p_yes": 0.9})
+    kept = Assistant(trusting, llm=ScriptedLLM(confirmed)).ask("When will the next round of talks take place?")
+    assert not kept.refused and "in London" in kept.answer and kept.citations
+    doubting = trusting.model_copy(update={"verify_trust_p_yes": 0.99})  # below the bar: the check stands
+    assert Assistant(doubting, llm=ScriptedLLM(confirmed)).ask("When will the next round of talks take place?").refused
 
 
 def test_a_backend_without_a_model_cannot_be_asked_to_write(settings):
