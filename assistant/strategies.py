@@ -237,11 +237,11 @@ def verify(llm, question: str, shown: Sequence[Sentence], hits: Sequence[Hit], p
 def p_yes(steps: Sequence[tuple[str, dict[str, float]]]) -> float | None:
     """The model's probability of "yes" against "no" at the step where it gave its verdict."""
     for chosen, alternatives in steps:
-        if not _VERDICT.match(chosen.strip(' "\'').lower()):
+        if not _VERDICT.fullmatch(chosen.strip(' "\'').lower()):
             continue
         mass = {"yes": 0.0, "no": 0.0}
         for token, logprob in alternatives.items():
-            word = _VERDICT.match(token.strip(' "\'').lower())
+            word = _VERDICT.fullmatch(token.strip(' "\'').lower())
             if word:
                 mass[word.group(1)] += math.exp(logprob)
         total = mass["yes"] + mass["no"]
