@@ -35,20 +35,20 @@ FiltersLike = Filters | Mapping[str, Any] | None
 
 def as_filters(filters: FiltersLike) -> Filters:
     """A `Filters`, or a mapping such as {"since": "2025-06-08", "until": "...", "sources": ["002_"]}
-    (dates in any common form; "source" for one substring)."""
+    (dates in any common form; "source" for one substring; "as_of": the day asked, for the recency prior)."""
     if filters is None:
         return Filters()
     if isinstance(filters, Filters):
         return filters
-    unknown = set(filters) - {"since", "until", "sources", "source"}
+    unknown = set(filters) - {"since", "until", "sources", "source", "as_of"}
     if unknown:
         from assistant.errors import ConfigError
 
-        raise ConfigError(f"unknown filter {sorted(unknown)[0]!r}; use since, until or sources")
+        raise ConfigError(f"unknown filter {sorted(unknown)[0]!r}; use since, until, sources or as_of")
     sources = filters.get("sources") or filters.get("source") or ()
     if isinstance(sources, str):
         sources = [sources]
-    return Filters.parse(filters.get("since"), filters.get("until"), list(sources))
+    return Filters.parse(filters.get("since"), filters.get("until"), list(sources), filters.get("as_of"))
 
 
 def _settings(index_dir: str | Path | None, llm: str | None, overrides: Mapping[str, Any]) -> Settings:

@@ -32,6 +32,8 @@ ModelOpt = Annotated[Optional[str], typer.Option("--openai-model", help="Model n
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only articles dated on or after YYYY-MM-DD")]
 UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Only articles dated on or before YYYY-MM-DD")]
 SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only articles whose site, URL or id contains this (repeatable)")]
+AsOfOpt = Annotated[Optional[str], typer.Option(
+    "--as-of", help="The day the question is asked (YYYY-MM-DD; default today): articles dated near it rank higher")]
 ServerOpt = Annotated[Optional[str], typer.Option(
     "--server", envvar="ASSISTANT_SERVER",
     help="A running `assistant serve` to answer (no load time); in-process when none answers there")]
@@ -102,28 +104,24 @@ def index_cmd(
     )
 
 
-def _open_assistant(settings, since, until, source):
-    """What `ask` and `chat` share: the filters checked first, the bundled articles indexed when
-    there is no index, then the index, embedder and model loaded."""
+def _open_assistant(settings):
+    """What `ask` and `chat` share: the bundled articles indexed when there is no index, then the
+    index, embedder and model loaded."""
     from assistant.api import Assistant
     from assistant.indexing import ensure_index
-    from assistant.retrieval import Filters
 
-    filters = Filters.parse(since, until, source)
     ensure_index(settings, progress=say)
-    return Assistant(settings), filters
+    return Assistant(settings)
 
 
-def _answerer(server: str | None, since, until, source, **flags):
-    """(assistant, filters) for `ask` and `chat`: the running server named by --server /
-    ASSISTANT_SERVER (a RemoteAssistant), else the index and model loaded in this process."""
+def _answerer(server: str | None, **flags):
+    """The assistant for `ask`: the running server named by --server / ASSISTANT_SERVER (a
+    RemoteAssistant), else the index and model loaded in this process."""
     remote = _remote(server, flags["index"], {k: flags[k] for k in ("llm", "retrieval", "gguf", "strategy", "openai_base_url", "openai_model")})
     if remote is None:
-        return _open_assistant(make_settings(**flags), since, until, source)
-    from assistant.retrieval import Filters
-
+        return _open_assistant(make_settings(**flags))
     remote.default_k = flags["k"]
-    return remote, Filters.parse(since, until, source)
+    return remote
 
 
 def _is_remote(assistant) -> bool:
@@ -246,13 +244,17 @@ def ask(
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
+    as_of: AsOfOpt = None,
     server: ServerOpt = None,
 ) -> None:
     """Answer one question from the indexed articles, with citations."""
+    from assistant.retrieval import Filters
+
     with user_errors():
         check_question(question)
-        assistant, filters = _answerer(server, since, until, source, index=index, llm=llm, k=k, retrieval=retrieval,
-                                       gguf=gguf, strategy=strategy, openai_base_url=openai_base_url, openai_model=openai_model)
+        filters = Filters.parse(since, until, source, as_of)  # checked before anything loads
+        assistant = _answerer(server, index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf, strategy=strategy,
+                              openai_base_url=openai_base_url, openai_model=openai_model)
         if as_json and _is_remote(assistant):  # the server's object, exactly
             sys.stdout.write(json.dumps(assistant.ask_json(question, k=k, filters=filters), ensure_ascii=False, indent=1) + "\n")
             return
@@ -289,6 +291,7 @@ def chat(
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
+    as_of: AsOfOpt = None,
     server: ServerOpt = None,
 ) -> None:
     """Chat about the indexed articles: streamed answers, follow-up questions, /sources."""
@@ -300,7 +303,7 @@ def chat(
         remote = _remote(server, index, {k: flags[k] for k in ("llm", "retrieval", "gguf", "strategy", "openai_base_url", "openai_model")})
         from assistant.retrieval import Filters
 
-        filters = Filters.parse(since, until, source)
+        filters = Filters.parse(since, until, source, as_of)
         if remote is not None:
             remote.default_k = k
             h = remote.health

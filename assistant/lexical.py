@@ -173,6 +173,15 @@ class BM25Index:
             counts = np.load(folder / COUNTS_FILE, mmap_mode="r", allow_pickle=False)
         return cls(csc=csc, vocab=vocab, num_docs=int(params["num_docs"]), counts=counts)
 
+    def idf(self, term: str) -> float:
+        """The Lucene idf of a (tokenized) term over the chunks: how rare it is in this collection; a
+        term no chunk holds counts as held by none."""
+        df = 0
+        if term in self._vocab:
+            indptr = self._csc[2] if self._csc is not None else self._model.scores["indptr"]
+            df = int(indptr[self._vocab[term] + 1] - indptr[self._vocab[term]])
+        return _idf(df, self._num_docs)
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk, in index order."""
         vocab = self._vocab
@@ -224,10 +233,14 @@ def _scores(df: np.ndarray, docs: np.ndarray, counts: np.ndarray, n_docs: int) -
     doc_len = np.bincount(docs, weights=counts, minlength=n_docs).astype(np.int64)
     avg_doc_len = doc_len.mean() if n_docs else np.float64(0.0)
     values, inverse = np.unique(df, return_inverse=True)
-    # math.log, as bm25s: numpy's vectorised log may differ from it in the last bit
-    idf_of = np.array([math.log(1 + (n_docs - int(d) + 0.5) / (int(d) + 0.5)) for d in values], np.float64)
+    idf_of = np.array([_idf(int(d), n_docs) for d in values], np.float64)
     idf = np.repeat(idf_of.astype(np.float32)[inverse.reshape(-1)], df)
     tf = counts.astype(np.float32).astype(np.float64)
     norm = K1 * ((1 - B) + B * doc_len.astype(np.float64) / avg_doc_len)  # per document, as bm25s
     data = (idf.astype(np.float64) * (tf / (norm[docs] + tf))).astype(np.float32)
     return data, indptr
+
+
+def _idf(df: int, n_docs: int) -> float:
+    """Lucene's idf, as bm25s computes it (math.log: numpy's may differ in the last bit)."""
+    return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 import time
@@ -102,8 +103,9 @@ class Assistant:
                 on_text(piece)
 
         s = self.settings
+        idf = self.index.bm25.idf if s.sentence_overlap_idf else None
         ranked = functools.cache(lambda: sentences.rank(self.embedder, query, shown, s.sentence_min_words,
-                                                        s.sentence_overlap_bonus))
+                                                        s.sentence_overlap_bonus, idf))
         run = strategies.RUN[self.strategy]
         draft = run(self, query, shown, ranked, relay) if shown else strategies.Draft(REFUSAL)
         t3 = time.perf_counter()
@@ -134,4 +136,5 @@ class Assistant:
             recited=tuple(recited), omitted_passages=tuple(h.chunk.id for h in omitted),
             removed_claims=draft.removed + supported.removed, withheld=draft.withheld, usage=draft.usage,
             claims=claims, selection=draft.selection, settings_fingerprint=self.settings.fingerprint(), query=query,
+            as_of=filters.as_of or datetime.date.today().isoformat(),
         )

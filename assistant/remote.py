@@ -32,7 +32,7 @@ def answer_from_json(data: dict) -> Answer:
         omitted_passages=tuple(data.get("omitted_passages", [])),
         removed_claims=tuple(data.get("removed_claims", [])), withheld=data.get("withheld", ""),
         usage=data.get("usage", {}), settings_fingerprint=data.get("settings_fingerprint", ""),
-        query=data.get("query", ""), selection=data.get("selection", {}),
+        query=data.get("query", ""), selection=data.get("selection", {}), as_of=data.get("as_of", ""),
         claims=tuple(Claim(**{**c, "cited": tuple(c.get("cited", ()))}) for c in data.get("claims", [])),
     )
 
@@ -84,6 +84,8 @@ class RemoteAssistant:
             body["until"] = filters.until
         if filters.sources:
             body["source"] = list(filters.sources)
+        if filters.as_of:
+            body["as_of"] = filters.as_of
         return body
 
     def _post(self, path: str, body: dict):

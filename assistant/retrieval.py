@@ -1,10 +1,14 @@
 """Question → ranked `Hit`s: dense (FAISS) and BM25 candidates, fused by weighted reciprocal rank,
-made diverse by maximal marginal relevance, filtered by date and source, widened by sentences."""
+nudged towards articles dated near the day the question is asked (news questions are mostly about
+recent events), made diverse by maximal marginal relevance, filtered by date and source, widened by
+sentences."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import datetime as dt
 
 import numpy as np
 
@@ -19,12 +23,15 @@ class Filters:
     since: str = ""  # ISO dates, inclusive
     until: str = ""
     sources: tuple[str, ...] = ()  # substrings of a document's source, URL or id
+    as_of: str = ""  # the day the question is asked (ISO), for the recency prior; "" = today; not a filter
 
     def __bool__(self) -> bool:
+        """Whether any article is filtered out (`as_of` filters nothing)."""
         return bool(self.since or self.until or self.sources)
 
     @classmethod
-    def parse(cls, since: str | None, until: str | None, sources: Sequence[str] | None) -> "Filters":
+    def parse(cls, since: str | None, until: str | None, sources: Sequence[str] | None,
+              as_of: str | None = None) -> "Filters":
         """From command-line words: dates in any common form become ISO."""
         from assistant.clean import find_date
         from assistant.errors import ConfigError
@@ -37,7 +44,8 @@ class Filters:
                 raise ConfigError(f"{flag} {value!r} is not a date; use YYYY-MM-DD")
             return parsed
 
-        return cls(since=iso(since, "--since"), until=iso(until, "--until"), sources=tuple(sources or ()))
+        return cls(since=iso(since, "--since"), until=iso(until, "--until"), sources=tuple(sources or ()),
+                   as_of=iso(as_of, "--as-of"))
 
 
 def allowed_rows(index: Index, filters: Filters) -> np.ndarray | None:
@@ -64,6 +72,23 @@ def rrf_fuse(rankings: Sequence[Sequence[int]], weights: Sequence[float], k: int
         for rank, item in enumerate(ranking, 1):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def recency(fused: Sequence[tuple[int, float]], dates: Sequence[str], as_of: dt.date, half_life_days: float,
+            weight: float, rrf_k: int) -> list[tuple[int, float]]:
+    """The fused candidates re-scored: each gains `weight` x 2^(-days between its article's date and
+    `as_of` / half-life), in units of a first place in one ranking (1 / (rrf_k + 1)); undated articles
+    gain nothing. Articles all far older than `as_of` (an archive asked about today) gain next to
+    nothing, so their order stands."""
+    unit = weight / (rrf_k + 1)
+    rescored = []
+    for (row, score), date in zip(fused, dates):
+        try:
+            days = abs((as_of - dt.date.fromisoformat(date)).days) if date else None
+        except ValueError:
+            days = None
+        rescored.append((row, score + (unit * 2.0 ** (-days / half_life_days) if days is not None else 0.0)))
+    return sorted(rescored, key=lambda x: -x[1])
 
 
 def mmr(
@@ -157,7 +182,13 @@ class Retriever:
             # Chunks sharing no query term are not lexical candidates at all.
             rankings.append([i for i in _top(lexical, s.candidates, mask) if lexical[i] > 0])
             weights.append(s.bm25_weight)
-        fused = rrf_fuse(rankings, weights, s.rrf_k)[: max(k * 4, 20)]
+        fused = rrf_fuse(rankings, weights, s.rrf_k)
+        if s.recency_half_life_days > 0 and s.recency_weight > 0 and fused:
+            as_of = dt.date.fromisoformat(filters.as_of) if filters.as_of else dt.date.today()
+            docs = self.index.documents
+            fused = recency(fused, [docs[self.index.chunks[r].doc_id].date for r, _ in fused], as_of,
+                            s.recency_half_life_days, s.recency_weight, s.rrf_k)
+        fused = fused[: max(k * 4, 20)]
         if not fused:
             return []
         rows = [r for r, _ in fused]

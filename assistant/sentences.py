@@ -8,7 +8,7 @@ embedding to the question's (the index's embedder) plus a bonus for shared conte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,21 +45,27 @@ def passage_sentences(hits: Sequence[Hit], min_words: int = MIN_WORDS) -> list[t
     return out
 
 
-def scores(embedder, question: str, sentences: Sequence[str], bonus: float = OVERLAP_BONUS) -> np.ndarray:
+def scores(embedder, question: str, sentences: Sequence[str], bonus: float = OVERLAP_BONUS,
+           idf: Callable[[str], float] | None = None) -> np.ndarray:
+    """Cosine to the question plus `bonus` x the share of the question's words a sentence holds,
+    each word weighted by `idf` (its rarity in the collection: "dysprosium" counts for more than
+    "China" in articles about China) or, without it, all alike."""
     vectors = embedder.embed([question, *sentences])
     cosine = vectors[1:] @ vectors[0]
     q_terms = set(tokenize(question))
-    overlap = np.array([len(q_terms & set(tokenize(s))) / (len(q_terms) or 1) for s in sentences])
+    weight = {t: idf(t) if idf else 1.0 for t in q_terms}
+    total = sum(weight.values()) or 1.0
+    overlap = np.array([sum(weight[t] for t in q_terms & set(tokenize(s))) / total for s in sentences])
     return cosine + bonus * overlap
 
 
 def rank(embedder, question: str, hits: Sequence[Hit], min_words: int = MIN_WORDS,
-         bonus: float = OVERLAP_BONUS) -> list[Sentence]:
+         bonus: float = OVERLAP_BONUS, idf: Callable[[str], float] | None = None) -> list[Sentence]:
     """Every shown sentence, best first (ties in reading order)."""
     candidates = passage_sentences(hits, min_words)
     if not candidates:
         return []
-    scored = scores(embedder, question, [s for _, s, _, _ in candidates], bonus)
+    scored = scores(embedder, question, [s for _, s, _, _ in candidates], bonus, idf)
     ranked = [Sentence(float(scored[i]), i, n, s, a, b) for i, (n, s, a, b) in enumerate(candidates)]
     return sorted(ranked, key=lambda x: (-x.score, x.position))
 

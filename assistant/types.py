@@ -93,6 +93,7 @@ class Answer:
     selection: dict = field(default_factory=dict)  # select: the sentence numbers chosen, short answer, p_none
     settings_fingerprint: str = ""
     query: str = ""  # what was searched, when a follow-up was rewritten
+    as_of: str = ""  # the day it was asked (ISO), which the recency prior ranks articles against
 
     def to_json(self) -> dict:
         return {
@@ -127,4 +128,5 @@ class Answer:
             "usage": dict(self.usage),
             "query": self.query or self.question,
             "settings_fingerprint": self.settings_fingerprint,
+            "as_of": self.as_of,
         }

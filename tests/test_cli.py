@@ -1,3 +1,4 @@
+import datetime
 import json
 import shutil
 
@@ -40,6 +41,9 @@ def test_ask_json_answers_and_cites(index_dir):
     c = data["citations"][0]
     assert set(c) >= {"n", "doc_id", "title", "chunk_id", "start", "end", "quote"} and c["doc_id"] == "000_48c4cad9349ce6bf"
     assert set(data["passages"][0]) >= {"doc_id", "chunk_id", "start", "end", "text", "score"}
+    assert data["as_of"] == datetime.date.today().isoformat()
+    dated = runner.invoke(app, ["ask", Q, "--json", "--index", str(index_dir), "--llm", "extractive", "--as-of", "10 June 2025"])
+    assert dated.exit_code == 0 and json.loads(dated.stdout)["as_of"] == "2025-06-10"
 
 
 def test_ask_builds_the_bundled_index_when_missing(tmp_path, monkeypatch):
@@ -75,6 +79,7 @@ def test_bad_inputs_give_one_line_and_keep_the_index(index_dir, tmp_path):
     one_line_error(runner.invoke(app, ["index", str(binary), *idx]), "binary")
     one_line_error(runner.invoke(app, ["index", str(latin), *idx]), "not UTF-8")
     one_line_error(runner.invoke(app, ["ask", Q, "--llm", "nonsense", *idx]), "unknown LLM backend", "extractive")
+    one_line_error(runner.invoke(app, ["ask", Q, "--as-of", "someday", *idx]), "--as-of", "YYYY-MM-DD")
     ok = runner.invoke(app, ["ask", Q, "--json", "--llm", "extractive", *idx])
     assert ok.exit_code == 0 and "yttrium" in json.loads(ok.stdout)["answer"]
 

@@ -259,3 +259,15 @@ def test_cli_remove(tmp_path, monkeypatch):
     assert done.returncode == 0, done.stderr
     assert "Removed 2 documents" in done.stdout
     assert sorted(load_index(s).documents) == ["a0000", "a0003", "a0004", "a0005"]
+
+
+def test_bm25_idf_counts_the_chunks_holding_a_term_in_memory_and_after_loading(tmp_path):
+    import math
+
+    texts = ["rare earth council", "rare earth", "rare harbour", "", "budget"]
+    built = BM25Index.build(texts)
+    built.save(tmp_path / "b")
+    for bm in (built, BM25Index.load(tmp_path / "b")):
+        for term, df in (("rare", 3), ("earth", 2), ("council", 1), ("nowhere", 0)):
+            assert bm.idf(term) == pytest.approx(math.log(1 + (5 - df + 0.5) / (df + 0.5)))
+        assert bm.idf("council") > bm.idf("earth") > bm.idf("rare")

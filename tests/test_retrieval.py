@@ -87,3 +87,46 @@ def test_neighbouring_chunks_are_not_shown_twice(settings):
             if a is not b and a.chunk.doc_id == b.chunk.doc_id:
                 inside = b.context_start <= a.chunk.start and a.chunk.end <= b.context_end
                 assert not inside or a.rank < b.rank
+
+
+def test_recency_by_hand_lifts_the_article_near_the_day_asked():
+    import datetime as dt
+
+    from assistant.retrieval import recency
+
+    fused = [(1, 1 / 61), (2, 1 / 62), (3, 1 / 63)]
+    dates = ["2025-01-01", "2025-06-10", ""]
+    lifted = recency(fused, dates, dt.date(2025, 6, 10), half_life_days=7, weight=2.0, rrf_k=60)
+    assert [r for r, _ in lifted] == [2, 1, 3]  # same day: two first places more; undated: nothing
+    assert dict(lifted)[2] == pytest.approx(1 / 62 + 2 / 61)
+    assert dict(lifted)[1] == pytest.approx(1 / 61 + 2 / 61 * 2 ** (-160 / 7))
+    assert dict(lifted)[3] == 1 / 63
+    archive = recency(fused, ["2020-01-01", "2020-01-02", "2020-01-03"], dt.date(2026, 1, 1), 7, 2.0, 60)
+    assert [r for r, _ in archive] == [1, 2, 3]  # all far older than the day asked: the order stands
+
+
+@pytest.mark.slow
+def test_recency_is_neutral_for_an_old_collection_and_follows_as_of(settings):
+    """Asked today, the June 2025 articles rank as with the prior off; asked as of the one article
+    dated June 11, its passages gain places."""
+    from assistant.pipeline import Assistant
+
+    on, off = Assistant(settings).retriever, Assistant(settings.model_copy(update={"recency_weight": 0.0})).retriever
+    question = "What happened to rare earth export licences?"
+    for q in (question, SEVEN_METALS_Q, "Who led the US delegation in London?"):
+        assert [h.chunk.id for h in on.search(q, k=10)] == [h.chunk.id for h in off.search(q, k=10)]
+    newest = max(on.index.documents.values(), key=lambda d: d.date)
+    def share(hits):
+        return sum(h.chunk.doc_id == newest.id for h in hits)
+    before = share(off.search(question, k=10))
+    after = share(on.search(question, k=10, filters=Filters(as_of=newest.date)))
+    assert after > before
+
+
+def test_filters_parse_as_of_and_it_filters_nothing():
+    from assistant.errors import ConfigError
+
+    f = Filters.parse(None, None, None, "June 10, 2025")
+    assert f.as_of == "2025-06-10" and not f  # a day to rank against, not a filter
+    with pytest.raises(ConfigError, match="--as-of"):
+        Filters.parse(None, None, None, "someday")

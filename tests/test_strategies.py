@@ -206,3 +206,23 @@ def test_a_yes_or_no_answers_a_yes_or_no_question_from_the_sentences_the_model_c
     assert decide("Where did the talks open?", [1], "Yes").text == REFUSAL  # not a yes/no question
     assert support.holds("No.", HITS[0].chunk.text)  # a bare verdict states nothing to look for
     assert not support.holds("Yes, Australia mines 70% of rare earths", HITS[0].chunk.text)
+
+
+def test_sentence_overlap_weighted_by_rarity_puts_the_rare_word_first():
+    """Two sentences each hold one of the question's words; cosine cannot tell them apart (a
+    constant embedder): by share alike they tie, weighted by idf the rarer word's sentence leads."""
+    import numpy as np
+
+    from assistant import sentences
+
+    class Flat:
+        def embed(self, texts):
+            return np.ones((len(texts), 4), dtype=np.float32) / 2.0
+
+    sents = ["The ministry spoke about China again today.", "The ministry spoke about dysprosium again today."]
+    rarity = {"china": 0.1, "dysprosium": 3.0}.get
+    plain = sentences.scores(Flat(), "china dysprosium", sents, bonus=1.0)
+    weighted = sentences.scores(Flat(), "china dysprosium", sents, bonus=1.0, idf=lambda t: rarity(t, 1.0))
+    assert plain[0] == pytest.approx(plain[1])
+    assert weighted[1] > weighted[0]
+    assert weighted[1] - weighted[0] == pytest.approx((3.0 - 0.1) / 3.1, rel=1e-5)

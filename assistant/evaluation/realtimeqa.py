@@ -2,7 +2,8 @@
 
 The search results of the chosen weeks are pooled into one corpus (de-duplicated by URL), indexed
 in a work folder (incrementally: a re-run embeds nothing), and each question is asked without its
-four choices. An answer is correct when it names the gold choice and no other. The gold article is
+four choices, as of its quiz's date (the recency prior ranks articles near that day higher, as
+`ask` does for today). An answer is correct when it names the gold choice and no other. The gold article is
 not always among the search results, so the share of questions whose gold choice text occurs
 anywhere in the pooled corpus is reported too: the ceiling.
 
@@ -11,6 +12,7 @@ Folder layout (see its README.md): documents/YYYYMMDD_gcs.jsonl, questions/YYYYM
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -95,13 +97,22 @@ def load_questions(root: Path, weeks: Sequence[str]) -> list[dict]:
                 choices = [str(c) for c in row["choices"]]
                 gold = [int(a) for a in row["answer"]]
                 questions.append({"id": row["question_id"], "question": row["question_sentence"],
-                                  "choices": choices, "gold": gold})
+                                  "choices": choices, "gold": gold, "as_of": _iso(row.get("question_date"))})
             except (KeyError, TypeError, ValueError):
                 raise InputError(f"{path}: question {row.get('question_id', '?')} lacks question_sentence, "
                                  "choices or answer") from None
             if not all(0 <= g < len(choices) for g in gold):
                 raise InputError(f"{path}: question {row['question_id']}: answer index out of range")
     return questions
+
+
+def _iso(date) -> str:
+    """"2023/01/05" -> "2023-01-05"; "" when it is not a date."""
+    text = str(date or "")[:10].replace("/", "-")
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        return ""
 
 
 def write_corpus(rows: Sequence[dict], path: Path) -> None:
@@ -131,6 +142,11 @@ def index_corpus(documents, corpus: Path, settings: Settings, progress: Callable
                        progress=progress)
 
 
+def default_work_dir(weeks: Sequence[str]) -> Path:
+    """Where the pooled corpus and index of these weeks live between runs."""
+    return WORK_ROOT / f"realtimeqa-{hashlib.sha256(','.join(weeks).encode()).hexdigest()[:8]}"
+
+
 def run_realtimeqa(
     root: Path,
     settings: Settings,
@@ -151,7 +167,7 @@ def run_realtimeqa(
     if not root.is_dir():
         raise InputError(f"{root}: no such folder; give the RealTime QA folder (with documents/ and questions/)")
     chosen = choose_weeks(root, weeks, split)
-    work = Path(work_dir) if work_dir else WORK_ROOT / f"realtimeqa-{hashlib.sha256(','.join(chosen).encode()).hexdigest()[:8]}"
+    work = Path(work_dir) if work_dir else default_work_dir(chosen)
     corpus = work / "corpus.jsonl"
     write_corpus(pool_articles(root, chosen), corpus)
     settings = settings.model_copy(update={"index_dir": Path(index_dir) if index_dir else work / "index"})
@@ -169,7 +185,7 @@ def run_realtimeqa(
     if progress:
         progress(0, len(questions), None)
     for done, q in enumerate(questions, 1):
-        prediction, ranking, timings = runner.run(q["question"])
+        prediction, ranking, timings = runner.run(q["question"], as_of=q["as_of"])  # asked on its quiz's date
         golds = [metrics.normalise(q["choices"][g]) for g in q["gold"]]
 
         def has_gold(passage: dict) -> bool:
@@ -190,7 +206,7 @@ def run_realtimeqa(
             scores["answer_words"] = metrics.word_count(prediction["answer"])
         results.append({
             "id": q["id"], "type": "in_corpus" if in_corpus else "not_in_corpus", "answerable": in_corpus,
-            "question": q["question"],
+            "question": q["question"], "as_of": q["as_of"],
             "reference": " / ".join(q["choices"][g] for g in q["gold"]), "choices": q["choices"],
             "prediction": prediction, "ranking": [p["chunk_id"] for p in ranking], "scores": scores,
             "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},

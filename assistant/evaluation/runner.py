@@ -56,11 +56,12 @@ class QuestionRunner:
     def llm_name(self) -> str | None:
         return self.assistant.llm.name if self.assistant else None
 
-    def run(self, question: str) -> tuple[dict, list[dict], dict]:
-        """(prediction, the deeper ranking's passages, timings in ms)."""
+    def run(self, question: str, as_of: str = "") -> tuple[dict, list[dict], dict]:
+        """(prediction, the deeper ranking's passages, timings in ms); `as_of`: the day it was asked."""
         k = self.settings.k
+        filters = dataclasses.replace(self.filters, as_of=as_of) if as_of else self.filters
         if self.assistant:
-            answer = self.assistant.ask(question, k=k, filters=self.filters)
+            answer = self.assistant.ask(question, k=k, filters=filters)
             shown = list(answer.hits)
             prediction = {
                 "answer": answer.answer, "refused": answer.refused,
@@ -73,7 +74,7 @@ class QuestionRunner:
             timings = {"retrieval": answer.timings_ms["retrieval"], "total": answer.timings_ms["total"]}
         else:
             started = time.perf_counter()
-            shown = self.retriever.search(question, k=k, filters=self.filters)
+            shown = self.retriever.search(question, k=k, filters=filters)
             prediction = {"answer": None, "refused": None, "citations": []}
             timings = {"retrieval": (time.perf_counter() - started) * 1000}
         prediction["passages"] = [passage_record(h) for h in shown]
@@ -82,7 +83,7 @@ class QuestionRunner:
         if k >= RANKING_DEPTH:
             ranking = prediction["passages"]
         else:
-            ranking = [passage_record(h) for h in self.retriever.search(question, k=RANKING_DEPTH, filters=self.filters)]
+            ranking = [passage_record(h) for h in self.retriever.search(question, k=RANKING_DEPTH, filters=filters)]
         return prediction, ranking, timings  # type: ignore[return-value]
 
 

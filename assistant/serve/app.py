@@ -47,6 +47,7 @@ class AskBody(BaseModel):
     since: Optional[str] = None
     until: Optional[str] = None
     source: Optional[list[str]] = None
+    as_of: Optional[str] = None
     history: list[tuple[str, str]] = Field(default_factory=list, max_length=50)
 
 
@@ -63,7 +64,7 @@ class StreamOptions(BaseModel):
 
 class ChatBody(BaseModel):
     """OpenAI's fields are accepted; sampling ones are ignored (answers are checked, not sampled).
-    Extra: k, since, until, source, as in /api/ask."""
+    Extra: k, since, until, source, as_of, as in /api/ask."""
 
     model_config = ConfigDict(extra="allow")
     model: str = oai.MODEL_ID
@@ -74,6 +75,7 @@ class ChatBody(BaseModel):
     since: Optional[str] = None
     until: Optional[str] = None
     source: Optional[list[str]] = None
+    as_of: Optional[str] = None
 
 
 def _status(error: Exception) -> tuple[int, str]:
@@ -148,7 +150,7 @@ def create_app(bot: Assistant, options: ServeOptions = ServeOptions()) -> FastAP
         return lambda emit: bot.ask(question, k=k, filters=filters, history=history, on_text=emit).to_json()
 
     def parsed_filters(body) -> Any:
-        return as_filters({"since": body.since, "until": body.until, "sources": body.source or []})
+        return as_filters({"since": body.since, "until": body.until, "sources": body.source or [], "as_of": body.as_of})
 
     # -- the web page ----------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
