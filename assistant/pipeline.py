@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import functools
 import re
 import time
@@ -136,5 +135,5 @@ class Assistant:
             recited=tuple(recited), omitted_passages=tuple(h.chunk.id for h in omitted),
             removed_claims=draft.removed + supported.removed, withheld=draft.withheld, usage=draft.usage,
             claims=claims, selection=draft.selection, settings_fingerprint=self.settings.fingerprint(), query=query,
-            as_of=filters.as_of or datetime.date.today().isoformat(),
+            as_of=filters.day().isoformat(),
         )

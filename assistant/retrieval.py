@@ -29,6 +29,10 @@ class Filters:
         """Whether any article is filtered out (`as_of` filters nothing)."""
         return bool(self.since or self.until or self.sources)
 
+    def day(self) -> dt.date:
+        """The day the question is asked: `as_of`, or today."""
+        return dt.date.fromisoformat(self.as_of) if self.as_of else dt.date.today()
+
     @classmethod
     def parse(cls, since: str | None, until: str | None, sources: Sequence[str] | None,
               as_of: str | None = None) -> "Filters":
@@ -184,9 +188,8 @@ class Retriever:
             weights.append(s.bm25_weight)
         fused = rrf_fuse(rankings, weights, s.rrf_k)
         if s.recency_half_life_days > 0 and s.recency_weight > 0 and fused:
-            as_of = dt.date.fromisoformat(filters.as_of) if filters.as_of else dt.date.today()
             docs = self.index.documents
-            fused = recency(fused, [docs[self.index.chunks[r].doc_id].date for r, _ in fused], as_of,
+            fused = recency(fused, [docs[self.index.chunks[r].doc_id].date for r, _ in fused], filters.day(),
                             s.recency_half_life_days, s.recency_weight, s.rrf_k)
         fused = fused[: max(k * 4, 20)]
         if not fused:

@@ -55,15 +55,15 @@ def realtimeqa_items(root: Path, split: str):
     weeks = realtimeqa.choose_weeks(root, None, split)
     work = realtimeqa.default_work_dir(weeks)
     documents = load_documents([work / "corpus.jsonl"])
-    pooled = " | ".join(metrics.normalise(d.text) for d in documents)
+    pooled = realtimeqa.pool_text(documents)
     questions = []
     for q in realtimeqa.load_questions(root, weeks):
-        golds = [metrics.normalise(q["choices"][g]) for g in q["gold"]]
-        if not any(g in pooled for g in golds):
+        golds = realtimeqa.gold_texts(q)
+        if not realtimeqa.holds_gold(pooled, golds):
             continue
 
         def test(shown: list[dict], golds=golds) -> tuple[bool, bool]:
-            hit = any(g in metrics.normalise(x["text"]) for x in shown for g in golds)
+            hit = any(realtimeqa.holds_gold(metrics.normalise(x["text"]), golds) for x in shown)
             return hit, hit
 
         questions.append((q["question"], q["as_of"], test))

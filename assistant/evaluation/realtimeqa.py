@@ -142,6 +142,21 @@ def index_corpus(documents, corpus: Path, settings: Settings, progress: Callable
                        progress=progress)
 
 
+def pool_text(documents) -> str:
+    """The pooled articles as one searchable, normalised string; the separator keeps a choice from
+    matching across two articles."""
+    return " | ".join(metrics.normalise(d.text) for d in documents)
+
+
+def gold_texts(question: dict) -> list[str]:
+    """A question's gold choices, normalised."""
+    return [metrics.normalise(question["choices"][g]) for g in question["gold"]]
+
+
+def holds_gold(normalised_text: str, golds: list[str]) -> bool:
+    return any(g in normalised_text for g in golds)
+
+
 def default_work_dir(weeks: Sequence[str]) -> Path:
     """Where the pooled corpus and index of these weeks live between runs."""
     return WORK_ROOT / f"realtimeqa-{hashlib.sha256(','.join(weeks).encode()).hexdigest()[:8]}"
@@ -176,8 +191,7 @@ def run_realtimeqa(
     if built and say:
         say(f"indexed {built.documents} articles ({built.chunks} passages, {built.embedded_chunks} embedded) "
             f"in {built.seconds:.0f} s into {settings.index_dir}/")
-    # One searchable string; the separator keeps a choice from matching across two articles.
-    pooled_text = " | ".join(metrics.normalise(d.text) for d in documents)
+    pooled_text = pool_text(documents)
 
     questions = load_questions(root, chosen)[:limit]
     runner = QuestionRunner(settings, retrieval_only=retrieval_only)
@@ -186,13 +200,12 @@ def run_realtimeqa(
         progress(0, len(questions), None)
     for done, q in enumerate(questions, 1):
         prediction, ranking, timings = runner.run(q["question"], as_of=q["as_of"])  # asked on its quiz's date
-        golds = [metrics.normalise(q["choices"][g]) for g in q["gold"]]
+        golds = gold_texts(q)
 
         def has_gold(passage: dict) -> bool:
-            text = metrics.normalise(passage["text"])
-            return any(g in text for g in golds)
+            return holds_gold(metrics.normalise(passage["text"]), golds)
 
-        in_corpus = any(g in pooled_text for g in golds)
+        in_corpus = holds_gold(pooled_text, golds)
         scores = {
             "answer_in_corpus": in_corpus,
             "answer_in_passages": any(map(has_gold, prediction["passages"])),
