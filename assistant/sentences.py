@@ -20,6 +20,7 @@ from assistant.types import Hit
 
 MIN_WORDS = default("sentence_min_words")  # shorter "sentences" are headings, bylines and captions
 OVERLAP_BONUS = default("sentence_overlap_bonus")  # weight of the share of the question's words a sentence holds
+PASSAGE_PRIOR = default("sentence_passage_prior")  # what being under the first passage adds, when choosing what to show
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,13 @@ def rank(embedder, question: str, hits: Sequence[Hit], min_words: int = MIN_WORD
     return sorted(ranked, key=lambda x: (-x.score, x.position))
 
 
-def best(ranked: Sequence[Sentence], count: int) -> list[Sentence]:
-    """The `count` best distinct sentences (overlapping passages repeat sentences), in reading order."""
+def best(ranked: Sequence[Sentence], count: int, passage_prior: float = PASSAGE_PRIOR) -> list[Sentence]:
+    """The `count` best distinct sentences (overlapping passages repeat sentences), in reading order.
+    With `passage_prior`, a sentence counts `passage_prior / n` more under the n-th passage: the
+    retrieval's ranking (lexical, dense and recency evidence on the whole passage) breaks what the
+    sentence's own score leaves close. Only which sentences are shown changes, not their scores."""
+    if passage_prior:
+        ranked = sorted(ranked, key=lambda x: (-(x.score + passage_prior / x.n), x.position))
     chosen: dict[str, Sentence] = {}
     for sentence in ranked:
         if len(chosen) >= count:

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # Also quote other articles' best sentences this close to the best shown sentence (0 = off); dev
     # (173 items): 0.05 -> 0.590 accuracy, 0.1 -> 0.607, 0.15 -> 0.624, 0.2 -> 0.642, 0.3 -> 0.647.
     select_other_articles: float = Field(0.2, ge=0.0)
+    # ... and the best shown sentence not yet quoted, when this close to the best (0 = off); dev, local:
+    # QA 0.636 -> 0.665 accuracy, RealTime QA in-corpus 29/71 -> 31/71 (eval/README.md, stop 20).
+    select_best_margin: float = Field(0.1, ge=0.0)
     temperature: float = 0.0
     max_tokens: int = 400
     extractive_threshold: float = 0.45
@@ -104,6 +107,8 @@ class Settings(BaseSettings):
     sentence_min_words: int = 5  # shorter passage "sentences" (headings, bylines) are not ranked or quoted
     sentence_overlap_bonus: float = 0.25  # sentence score = cosine + this x share of the question's words it holds
     sentence_overlap_idf: bool = False  # ... each word weighted by its rarity in the collection (BM25's idf)
+    # Choosing the sentences a model is shown: each counts this / n more under the n-th passage (0 = off).
+    sentence_passage_prior: float = Field(0.0, ge=0.0)
     support_min_overlap: float = 0.5  # a passage holds a sentence: its figures, names and this share of its words
     quote_min_overlap: float = 0.25  # a citation's quote below this share of the claim's words is "weak support"
     recite_margin: float = 0.2  # a claim copied from another passage matches it this much better than the cited one

@@ -194,7 +194,7 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
     candidates = ranked()
     if not candidates or candidates[0].score < s.answerable_threshold:  # nothing near the question: not asked
         return Draft(REFUSAL, selection={"best_score": candidates[0].score if candidates else None})
-    shown = best(candidates, s.prompt_sentences or 12)
+    shown = best(candidates, s.prompt_sentences or 12, s.sentence_passage_prior)
     template = load_template(s.select_prompt, "select")
     request = Request(
         messages=template.messages(sentences=number_sentences(shown, hits), question=question), question=question,
@@ -257,7 +257,8 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
            verified: float | None = None) -> Draft:
     """The answer from what the model chose: its short answer, attributed in code to the shown
     sentences that hold it (a 1.5B model answers well but numbers sentences badly), then those
-    sentences. Refused when it chose nothing, was sure nothing answers, did not confirm its answer
+    sentences, the best sentence of each other article close to the best, and the best shown
+    sentence not yet quoted when it is close to the best (`select_best_margin`). Refused when it chose nothing, was sure nothing answers, did not confirm its answer
     when asked again (`verified`, with `verify_answers`), said nothing the question does not, said
     what no sentence holds, or the sentences lack the quantity, date or name asked (these last shape
     checks stand down for an answer confirmed with p >= `verify_trust_p_yes`)."""
@@ -280,6 +281,7 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     if not evidence:
         return Draft(REFUSAL, withheld=f"(no shown sentence holds the model's answer) {answer}")
     evidence = evidence + other_articles(evidence, shown, doc_of or {}, s.select_other_articles)
+    evidence = evidence + best_unquoted(evidence, shown, s.select_best_margin)
     text = compose(short, evidence)
     # The direct answer itself must hold what was asked: a quantity, a date, a name.
     lacking = "" if trusted else (grounding.misses_what_was_asked(short, question) or grounding.misses_what_was_asked(
@@ -305,6 +307,18 @@ def other_articles(evidence: Sequence[Sentence], shown: Sequence[Sentence], doc_
         if doc not in have and doc not in added:
             added[doc] = x
     return list(added.values())
+
+
+def best_unquoted(evidence: Sequence[Sentence], shown: Sequence[Sentence], margin: float) -> list[Sentence]:
+    """The best shown sentence that the evidence does not quote, when it scores within `margin` of
+    the best shown sentence (0 = never): a 1.5B model often picks a neighbour of the sentence that
+    answers, and the reader then has that one too."""
+    have = {x.text for x in evidence}
+    rest = [x for x in shown if x.text not in have]
+    if margin <= 0 or not rest:
+        return []
+    top, candidate = max(x.score for x in shown), max(rest, key=lambda x: (x.score, -x.position))
+    return [candidate] if candidate.score >= top - margin else []
 
 
 def attribute(short: str, shown: Sequence[Sentence], chosen: Sequence[Sentence], question: str,
@@ -384,7 +398,7 @@ def free(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], lis
             return Draft(REFUSAL)
         if s.prompt_sentences:
             only = {}
-            for sentence in best(sentences, s.prompt_sentences):
+            for sentence in best(sentences, s.prompt_sentences, s.sentence_passage_prior):
                 only.setdefault(sentence.n, []).append(neutralise(sentence.text))
     messages = assistant.template.messages(passages=format_passages(hits, only), question=question, refusal=REFUSAL)
     request = Request(messages=messages, question=question,

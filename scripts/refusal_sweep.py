@@ -3,10 +3,12 @@ runs (made with the thresholds off) would score.
 
     python scripts/refusal_sweep.py eval/runs/qa-dev-select.json eval/runs/rtqa-dev-select.json
     python scripts/refusal_sweep.py --signal p_verified eval/runs/qa-dev-verify.json
+    python scripts/refusal_sweep.py --signal best_score eval/runs/qa-dev-local.json eval/runs/rtqa-dev-local-recency.json
 
 `p_none` (the model's probability that no sentence answers; `select_refuse_p_none`): refuse at or
 above the threshold. `p_verified` (the probability it gives "yes" when asked again whether the
-sentences state its answer; `verify_min_p_yes`): refuse below it. Only answers the strategy gave are
+sentences state its answer; `verify_min_p_yes`): refuse below it. `best_score` (the best shown
+sentence's score against the question; `answerable_threshold`): refuse below it. Only answers the strategy gave are
 re-scored (a refused item stays refused); an item is answerable unless its type is "unanswerable"
 or it says "answerable": false (RealTime QA, gold not in corpus).
 """
@@ -17,7 +19,8 @@ import argparse
 import json
 
 THRESHOLDS = {"p_none": (1.01, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05),
-              "p_verified": (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)}
+              "p_verified": (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8),
+              "best_score": (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)}
 
 
 def rows(paths, signal):
@@ -34,7 +37,7 @@ def rows(paths, signal):
 def refuses(p, t, signal):
     if p is None:
         return False
-    return p >= t if signal == "p_none" else p < t
+    return p >= t if signal == "p_none" else p < t  # p_verified, best_score: refuse below
 
 
 def main():

@@ -6,6 +6,7 @@ strategy shows can be chosen on the dev split before a model run.
 
     python scripts/sentence_pool.py eval/rare_earths_qa.jsonl --split dev --index eval/runs/idx
     python scripts/sentence_pool.py eval/rare_earths_qa.jsonl --index eval/runs/idx --set sentence_overlap_idf=true
+    python scripts/sentence_pool.py eval/rare_earths_qa.jsonl --index eval/runs/idx --k 5 --count 12 --prior 0 --prior 0.1
 
 On RealTime QA (the pooled weeks and index `assistant eval realtimeqa` builds), a question counts
 when a shown sentence holds its gold choice, for the questions whose choice is in the corpus:
@@ -78,6 +79,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="setting=value (JSON value)")
     parser.add_argument("--k", type=int, action="append", help=f"passages retrieved (repeatable; default {KS})")
     parser.add_argument("--count", type=int, action="append", help=f"sentences shown (repeatable; default {COUNTS})")
+    parser.add_argument("--prior", type=float, action="append",
+                        help="sentence_passage_prior values to compare (repeatable; default the setting)")
     args = parser.parse_args()
     overrides = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
     if args.dataset.startswith("realtimeqa:"):
@@ -90,23 +93,24 @@ def main() -> None:
         items = list(qa_items(bot, Path(args.dataset), args.split))
     idf = bot.index.bm25.idf if s.sentence_overlap_idf else None
     ks, counts = args.k or KS, args.count or COUNTS
-    every = dict.fromkeys(((k, c) for k in ks for c in counts), 0)
+    priors = args.prior or [s.sentence_passage_prior]
+    every = dict.fromkeys(((k, c, p) for k in ks for c in counts for p in priors), 0)
     some = dict(every)
     for question, as_of, test in items:
-        for k in ks:  # the ranking depends on k alone; each count takes its best sentences
+        for k in ks:  # the ranking depends on k alone; each count and prior takes its best sentences
             hits = bot.retriever.search(question, k=k, filters=Filters(as_of=as_of))
             ranked = sentences.rank(bot.embedder, question, hits, s.sentence_min_words, s.sentence_overlap_bonus, idf)
             for count in counts:
-                shown = [{"doc_id": hits[x.n - 1].chunk.doc_id, "text": x.text, "start": x.start, "end": x.end}
-                         for x in sentences.best(ranked, count)]
-                all_in, any_in = test(shown)
-                every[k, count] += all_in
-                some[k, count] += any_in
+                for prior in priors:
+                    shown = [{"doc_id": hits[x.n - 1].chunk.doc_id, "text": x.text, "start": x.start, "end": x.end}
+                             for x in sentences.best(ranked, count, prior)]
+                    all_in, any_in = test(shown)
+                    every[k, count, prior] += all_in
+                    some[k, count, prior] += any_in
     print(f"settings: {overrides or 'defaults'}")
-    for k, count in every:
-        print(f"k={k:<3} sentences={count:<3} every quote {every[k, count] / len(items):.3f}  "
-              f"some quote {some[k, count] / len(items):.3f}  ({len(items)} {args.split} items)")
-
+    for k, count, prior in every:
+        print(f"k={k:<3} sentences={count:<3} passage prior={prior:<5} every quote {every[k, count, prior] / len(items):.3f}  "
+              f"some quote {some[k, count, prior] / len(items):.3f}  ({len(items)} {args.split} items)")
 
 if __name__ == "__main__":
     main()

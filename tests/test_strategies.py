@@ -174,10 +174,22 @@ SHOWN = [Sentence(0.9, 0, 1, "Trade talks between the two sides opened in London
          Sentence(0.7, 2, 3, "Commerce Secretary Howard Lutnick oversees export controls.", 0, 10)]
 
 
-def decide(question, picked, answer):
+def decide(question, picked, answer, **settings):
     from assistant.settings import Settings
 
-    return strategies.decide(question, SHOWN, picked, answer, None, Settings())
+    settings.setdefault("select_best_margin", 0.0)  # the rules below, without the best sentence added
+    return strategies.decide(question, SHOWN, picked, answer, None, Settings(**settings))
+
+
+def test_the_best_shown_sentence_is_quoted_too_when_close_to_the_best():
+    # The model answered from sentence 3 (0.7); the best one (0.9) is quoted too, in reading order,
+    # and the short answer stays cited to the sentence that holds it.
+    draft = decide("Who oversees export controls?", [3], "Howard Lutnick", select_best_margin=0.1)
+    assert draft.text.splitlines() == ["Howard Lutnick. [3]", f"“{SHOWN[0].text}” [1]", f"“{SHOWN[2].text}” [3]"]
+    # Already quoted: the next best (0.8) is within 0.15 of the best, not within 0.05.
+    quoted = decide("Where did the talks open?", [1], "In London", select_best_margin=0.15)
+    assert quoted.text.splitlines()[1:] == [f"“{SHOWN[0].text}” [1]", f"“{SHOWN[1].text}” [2]"]
+    assert decide("Where did the talks open?", [1], "In London", select_best_margin=0.05).text.count("“") == 1
 
 
 def test_the_short_answer_is_attributed_to_the_sentence_that_holds_it_whatever_number_the_model_gave():
