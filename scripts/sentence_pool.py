@@ -110,7 +110,8 @@ def main() -> None:
     print(f"settings: {overrides or 'defaults'}")
     for k, count, prior in every:
         print(f"k={k:<3} sentences={count:<3} passage prior={prior:<5} "
-              f"every quote {every[k, count, prior] / len(items):.3f}  some quote {some[k, count, prior] / len(items):.3f}  ({len(items)} {args.split} items)")
+              f"every quote {every[k, count, prior] / len(items):.3f}  "
+              f"some quote {some[k, count, prior] / len(items):.3f}  ({len(items)} {args.split} items)")
 
 
 if __name__ == "__main__":
