@@ -258,10 +258,11 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     """The answer from what the model chose: its short answer, attributed in code to the shown
     sentences that hold it (a 1.5B model answers well but numbers sentences badly), then those
     sentences, the best sentence of each other article close to the best, and the best shown
-    sentence not yet quoted when it is close to the best (`select_best_margin`). Refused when it chose nothing, was sure nothing answers, did not confirm its answer
-    when asked again (`verified`, with `verify_answers`), said nothing the question does not, said
-    what no sentence holds, or the sentences lack the quantity, date or name asked (these last shape
-    checks stand down for an answer confirmed with p >= `verify_trust_p_yes`)."""
+    sentence not yet quoted when it is close to the best (`select_best_margin`). Refused when it
+    chose nothing, was sure nothing answers, did not confirm its answer when asked again
+    (`verified`, with `verify_answers`), said nothing the question does not, said what no sentence
+    holds, or the sentences lack the quantity, date or name asked (these last shape checks stand
+    down for an answer confirmed with p >= `verify_trust_p_yes`)."""
     if not picked:
         return Draft(REFUSAL, withheld="(the model chose no sentence)")
     if none is not None and none >= s.select_refuse_p_none:
@@ -313,9 +314,11 @@ def best_unquoted(evidence: Sequence[Sentence], shown: Sequence[Sentence], margi
     """The best shown sentence that the evidence does not quote, when it scores within `margin` of
     the best shown sentence (0 = never): a 1.5B model often picks a neighbour of the sentence that
     answers, and the reader then has that one too."""
+    if margin <= 0:
+        return []
     have = {x.text for x in evidence}
     rest = [x for x in shown if x.text not in have]
-    if margin <= 0 or not rest:
+    if not rest:
         return []
     top, candidate = max(x.score for x in shown), max(rest, key=lambda x: (x.score, -x.position))
     return [candidate] if candidate.score >= top - margin else []
