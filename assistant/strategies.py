@@ -273,7 +273,7 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     trusted = verified is not None and verified >= s.verify_trust_p_yes  # confirmed: the shape checks stand down
     short = short_answer(answer, question, shown, trusted)
     if not short:
-        return Draft(REFUSAL, withheld=f"(the model's answer says nothing the question does not) {answer}")
+        return Draft(REFUSAL, withheld=f"(the model's answer adds nothing from the sentences to what the question says) {answer}")
     verdict, rest = grounding.yes_no(short) if grounding.asks_yes_no(question) else ("", short)
     if verdict and not _content(rest):  # a bare "Yes": the sentences the model chose
         evidence = sorted(chosen[:s.select_max_evidence], key=lambda x: x.position)

@@ -5,11 +5,21 @@ from assistant.prompts import REFUSAL, load_template
 from assistant.settings import PROMPTS_DIR
 
 
-@pytest.mark.parametrize("path", sorted(PROMPTS_DIR.glob("variants/*.txt")) + [PROMPTS_DIR / "answer.txt"])
+ANSWER_VARIANTS = [p for p in sorted(PROMPTS_DIR.glob("variants/*.txt")) if not p.stem.startswith("select")]
+SELECT_VARIANTS = [p for p in sorted(PROMPTS_DIR.glob("variants/*.txt")) if p.stem.startswith("select")]
+
+
+@pytest.mark.parametrize("path", ANSWER_VARIANTS + [PROMPTS_DIR / "answer.txt"])
 def test_every_answer_prompt_loads_and_fills(path):
     template = load_template(str(path), "answer")
     messages = template.messages(passages="[1] Some passage.", question="Q?", refusal=REFUSAL)
     assert "[1] Some passage." in messages[-1]["content"] and "Q?" in messages[-1]["content"]
+
+
+@pytest.mark.parametrize("path", SELECT_VARIANTS + [PROMPTS_DIR / "select.txt"])
+def test_every_select_prompt_loads_and_fills(path):
+    messages = load_template(str(path), "select").messages(sentences="(1) A sentence.", question="Q?")
+    assert "(1) A sentence." in messages[-1]["content"] and "Q?" in messages[-1]["content"]
 
 
 def test_shipped_templates_load():
