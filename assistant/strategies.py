@@ -260,9 +260,9 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     sentences, the best sentence of each other article close to the best, and the best shown
     sentence not yet quoted when it is close to the best (`select_best_margin`). Refused when it
     chose nothing, was sure nothing answers, did not confirm its answer when asked again
-    (`verified`, with `verify_answers`), said nothing the question does not, said what no sentence
-    holds, or the sentences lack the quantity, date or name asked (these last shape checks stand
-    down for an answer confirmed with p >= `verify_trust_p_yes`)."""
+    (`verified`, with `verify_answers`), added nothing from the sentences to the question, said
+    what no sentence holds, or the sentences lack the quantity, date or name asked (these last
+    shape checks stand down for an answer confirmed with p >= `verify_trust_p_yes`)."""
     if not picked:
         return Draft(REFUSAL, withheld="(the model chose no sentence)")
     if none is not None and none >= s.select_refuse_p_none:
