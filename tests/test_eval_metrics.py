@@ -69,6 +69,17 @@ def test_answer_scores_for_unanswerable_items_leave_out_citation_recall():
     assert scores["claim_support"] is None
 
 
+def test_the_direct_answer_is_scored_on_its_own_line_apart_from_the_quotes_under_it():
+    prediction = {"answer": "Kevin Hern. [1]\n“Republicans blocked Kevin McCarthy from the speakership.” [1]",
+                  "refused": False, "citations": [], "passages": []}
+    scores = m.answer_scores(prediction, ["McCarthy"], [], answerable=True)
+    assert scores["correct"] is True and scores["direct_correct"] is False  # only a quote names him
+    right = dict(prediction, answer="Kevin McCarthy. [1]\n“Republicans blocked Kevin McCarthy.” [1]")
+    assert m.answer_scores(right, ["McCarthy"], [], answerable=True)["direct_correct"] is True
+    refused = {"answer": "The articles do not say.", "refused": True, "citations": [], "passages": []}
+    assert m.answer_scores(refused, [], [], answerable=False)["direct_correct"] is True
+
+
 def test_word_count_leaves_out_citation_markers():
     assert m.word_count("Gallium and germanium [1]. Also antimony [2, 3].") == 5
 

@@ -194,6 +194,8 @@ def test_realtimeqa_run_and_rerun_without_reembedding(tmp_path):
     curling = by_id["20230106_2"]
     assert curling["answerable"] is False and curling["scores"]["refused"] is True and curling["scores"]["correct"] is True
     assert result["summary"]["by_type"]["not_in_corpus"]["refusal_recall"] == 1.0
+    # extractive answers are one line of quotes: its first line alone scores as the whole answer
+    assert all(it["scores"]["direct_correct"] == it["scores"]["correct"] for it in result["items"])
     assert result["config"]["weeks"] == ["20230106"] and result["config"]["corpus_articles"] == 2
 
     generation = (work / "index" / "CURRENT").read_text()

@@ -218,6 +218,8 @@ def test_a_yes_or_no_answers_a_yes_or_no_question_from_the_sentences_the_model_c
     assert decide("Where did the talks open?", [1], "Yes").text == REFUSAL  # not a yes/no question
     assert support.holds("No.", HITS[0].chunk.text)  # a bare verdict states nothing to look for
     assert not support.holds("Yes, Australia mines 70% of rare earths", HITS[0].chunk.text)
+    true = decide("True or false: the talks opened in London.", [1], "True")
+    assert true.text.splitlines() == ["True. [1]", f"“{SHOWN[0].text}” [1]"]  # "true or false" is a yes/no question
 
 
 def test_sentence_overlap_weighted_by_rarity_puts_the_rare_word_first():
@@ -238,3 +240,4 @@ def test_sentence_overlap_weighted_by_rarity_puts_the_rare_word_first():
     assert plain[0] == pytest.approx(plain[1])
     assert weighted[1] > weighted[0]
     assert weighted[1] - weighted[0] == pytest.approx((3.0 - 0.1) / 3.1, rel=1e-5)
+

@@ -23,6 +23,7 @@ SPAN_OVERLAP = 0.8  # share of a quote's characters a passage's span must cover 
 # Per-item score → the summary metric that averages it.
 MEANS = {
     "correct": "accuracy",
+    "direct_correct": "direct_accuracy",
     "answer_in_corpus": "answer_in_corpus",
     "evidence_hit": "evidence_hit",
     "evidence_hit_any": "evidence_hit_any",
@@ -46,6 +47,13 @@ def contains_answer(answer: str, must_include: Sequence[str | Sequence[str]]) ->
     """Every element of must_include is matched by one of its alternatives (case-insensitive)."""
     said = normalise(answer)
     return all(any(normalise(alt) in said for alt in _alternatives(el)) for el in must_include)
+
+
+def direct_answer(answer: str) -> str:
+    """What an answer says before what it quotes: its first line (the select strategy's short answer,
+    above the sentences it rests on). Scored alone, it cannot be right by a quote that names the
+    answer under a direct answer naming something else."""
+    return answer.strip().split("\n", 1)[0]
 
 
 def is_correct(answer: str, refused: bool, must_include: Sequence, answerable: bool) -> bool:
@@ -247,6 +255,7 @@ def answer_scores(prediction: dict, must_include: Sequence, sources: Sequence[st
     recall = citation_recall(citations, sources) if answerable else None
     return {
         "correct": correct,
+        "direct_correct": is_correct(direct_answer(prediction["answer"]), prediction["refused"], must_include, answerable),
         # where the articles disagree: both values named, and every article that gives one cited
         "both_sourced": bool(correct and recall == 1.0) if kind == "conflict" else None,
         "refused": prediction["refused"],

@@ -215,6 +215,9 @@ def run_realtimeqa(
             picked = not prediction["refused"] and metrics.picks_choice(prediction["answer"], q["choices"], q["gold"])
             # The gold answer is nowhere in the articles: refusing is right (guessing it right is not wrong).
             scores["correct"] = picked or (not in_corpus and bool(prediction["refused"]))
+            direct = not prediction["refused"] and metrics.picks_choice(
+                metrics.direct_answer(prediction["answer"]), q["choices"], q["gold"])
+            scores["direct_correct"] = direct or (not in_corpus and bool(prediction["refused"]))
             scores["refused"] = prediction["refused"]
             scores["answer_words"] = metrics.word_count(prediction["answer"])
         results.append({

@@ -7,6 +7,7 @@ from pathlib import Path
 LABELS = {
     "n": "items",
     "accuracy": "accuracy",
+    "direct_accuracy": "accuracy, first line alone",
     "evidence_hit": "evidence hit@{k}",
     "evidence_hit_any": "evidence hit any@{k}",
     "source_recall": "source recall@{k}",
