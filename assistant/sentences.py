@@ -84,8 +84,3 @@ def best(ranked: Sequence[Sentence], count: int, passage_prior: float = PASSAGE_
             break
         chosen.setdefault(sentence.text, sentence)
     return sorted(chosen.values(), key=lambda x: x.position)
-
-
-def shown(ranked: Sequence[Sentence], settings, count: int | None = None) -> list[Sentence]:
-    """The sentences a language model is shown, by the settings that choose them (`best`)."""
-    return best(ranked, count or settings.prompt_sentences or 12, settings.sentence_passage_prior)

@@ -103,7 +103,7 @@ def main() -> None:
             for count in counts:
                 for prior in priors:
                     shown = [{"doc_id": hits[x.n - 1].chunk.doc_id, "text": x.text, "start": x.start, "end": x.end}
-                             for x in sentences.shown(ranked, s.model_copy(update={"sentence_passage_prior": prior}), count)]
+                             for x in sentences.best(ranked, count, prior)]
                     all_in, any_in = test(shown)
                     every[k, count, prior] += all_in
                     some[k, count, prior] += any_in

@@ -240,4 +240,3 @@ def test_sentence_overlap_weighted_by_rarity_puts_the_rare_word_first():
     assert plain[0] == pytest.approx(plain[1])
     assert weighted[1] > weighted[0]
     assert weighted[1] - weighted[0] == pytest.approx((3.0 - 0.1) / 3.1, rel=1e-5)
-

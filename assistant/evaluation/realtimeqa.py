@@ -212,12 +212,13 @@ def run_realtimeqa(
             "mrr": metrics.reciprocal_rank([has_gold(p) for p in ranking]),
         }
         if prediction["answer"] is not None:
-            picked = not prediction["refused"] and metrics.picks_choice(prediction["answer"], q["choices"], q["gold"])
-            # The gold answer is nowhere in the articles: refusing is right (guessing it right is not wrong).
-            scores["correct"] = picked or (not in_corpus and bool(prediction["refused"]))
-            direct = not prediction["refused"] and metrics.picks_choice(
-                metrics.direct_answer(prediction["answer"]), q["choices"], q["gold"])
-            scores["direct_correct"] = direct or (not in_corpus and bool(prediction["refused"]))
+            refused = bool(prediction["refused"])
+
+            def correct(text: str) -> bool:  # the gold answer is nowhere in the articles: refusing is right
+                return (not refused and metrics.picks_choice(text, q["choices"], q["gold"])) or (not in_corpus and refused)
+
+            scores["correct"] = correct(prediction["answer"])
+            scores["direct_correct"] = correct(metrics.direct_answer(prediction["answer"]))
             scores["refused"] = prediction["refused"]
             scores["answer_words"] = metrics.word_count(prediction["answer"])
         results.append({
