@@ -65,7 +65,9 @@ def _bare(word: str) -> str:
 
 
 def words(text: str) -> set[str]:
-    return {_bare(w) for w in _WORD.findall(text)}
+    """The words of a text, bare, and the parts of hyphenated ones ("Columbia-class" holds "columbia")."""
+    found = {_bare(w) for w in _WORD.findall(text)}
+    return found | {part for w in found if "-" in w for part in w.split("-") if part}
 
 
 def names(sentence: str) -> set[str]:
@@ -132,7 +134,7 @@ _ASKS_QUANTITY = re.compile(
     r"|\bby (what|how much)\b",
     re.IGNORECASE,
 )
-_QUANTITY = re.compile(
+QUANTITY = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty|forty|fifty|sixty"
     r"|seventy|eighty|ninety|hundreds?"
     r"|thousands?|millions?|billions?|trillions?|dozens?|half|third|quarter|twice|double|triple|all|none|most|majority"
@@ -142,7 +144,7 @@ _QUANTITY = re.compile(
 _ASKS_DATE = re.compile(r"^\s*when\b|\b(in )?what (date|day|year|month)\b|\bwhich (date|day|year|month)\b", re.IGNORECASE)
 MONTHS = "|".join(values.MONTHS)
 WEEKDAYS = "|".join(values.WEEKDAYS)
-_DATE = re.compile(
+DATE = re.compile(
     rf"\b(1[89]\d\ds?|20\d\ds?|{MONTHS}|{WEEKDAYS}|today|yesterday|tomorrow|ago|decades?|century"
     r"|(last|next|this|earlier this|later this) (week|month|year|spring|summer|autumn|fall|winter)"
     r"|(end|beginning|start|middle|close) of (the|this|next|last) (week|month|year|quarter)"
@@ -201,12 +203,12 @@ def misses_what_was_asked(answer_text: str, question: str, similarity: Similarit
     if len(_WH.findall(question)) > 1:
         return ""  # "what happened, why, and for how long?": a partial answer still helps
     body = MARKER.sub("", answer_text)
-    if asks_for_quantity(question) and not _QUANTITY.search(re.sub(r"\b(1[89]\d\d|20\d\d)\b", "", body)):
+    if asks_for_quantity(question) and not QUANTITY.search(re.sub(r"\b(1[89]\d\d|20\d\d)\b", "", body)):
         return "quantity"
     asked, stated = share_phrases(question, body)
     if similarity and stated and max(similarity(asked, stated)) < share_match:
         return f"share of {asked!r}"
-    if asks_for_date(question) and not _DATE.search(body):
+    if asks_for_date(question) and not DATE.search(body):
         return "date"
     # "Who got them: the carmakers or their suppliers?" is answered with the question's own words.
     if _ASKS_NAME.search(question) and " or " not in question and not _has_new_name(body, question):

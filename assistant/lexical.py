@@ -62,6 +62,18 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords([w for w in words if w and w not in stop])
 
 
+_WORD_ANY_CASE = re.compile(_WORD.pattern, re.IGNORECASE)
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """`tokenize`'s tokens with where each stands in `text`: (stem, start, end)."""
+    found = [(m.group(0).lower().replace("’", "'").split("'")[0], m.start(), m.end()) for m in _WORD_ANY_CASE.finditer(text)]
+    stop = _stopwords()
+    kept = [(w, a, b) for w, a, b in found if w and w not in stop]
+    stems = _stemmer().stemWords([w for w, _, _ in kept])
+    return [(stem, a, b) for stem, (_, a, b) in zip(stems, kept)]
+
+
 K1 = 1.5  # bm25s's defaults; an index records them in params.index.json
 B = 0.75
 DELTA = 0.5  # unused by "lucene"; bm25s writes it

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import time
 from collections.abc import Callable, Sequence
 
 from assistant import citations, disagreements, grounding, sentences, strategies, support
+from assistant.answer import decision
 from assistant.embedders import load_embedder
 from assistant.errors import AssistantError
 from assistant.llms import Request, create
@@ -37,6 +39,7 @@ class Assistant:
         self.llm = llm if llm is not None else create(settings)
         self.strategy = strategies.choose(settings, self.llm)
         self.template = load_template(settings.prompt, "answer")
+        self.calibrator = decision.load(settings.decision_model, self.llm.name)
 
     def similarity(self, text: str, others: list[str]) -> list[float]:
         """Cosine of `text` to each of `others` under the index's embedder."""
@@ -108,6 +111,9 @@ class Assistant:
         run = strategies.RUN[self.strategy]
         draft = run(self, query, shown, ranked, relay) if shown else strategies.Draft(REFUSAL)
         t3 = time.perf_counter()
+        preface = ""  # "not stated plainly" heads the closest quote; it is the decision's, not a claim to check
+        if draft.decision == decision.NOT_STATED and draft.text.startswith(strategies.NOT_PLAINLY):
+            preface, draft = strategies.NOT_PLAINLY, dataclasses.replace(draft, text=draft.text[len(strategies.NOT_PLAINLY):].strip())
         resolve = functools.partial(citations.resolve, hits=shown, recite_margin=s.recite_margin,
                                     recite_min=s.recite_min, quote_min=s.quote_min_overlap)
         text, cites, dropped, recited = resolve(draft.text)
@@ -115,11 +121,14 @@ class Assistant:
         if supported.text != text:
             text, cites, _, _ = resolve(supported.text)
         # After resolving, so that a misnumbered citation is not taken for the article the answer cites.
-        if not grounding.is_refusal(text) and (differing := disagreements.differing_sentences(
+        if not preface and not grounding.is_refusal(text) and (differing := disagreements.differing_sentences(
                 query, text, shown, ranked, self.similarity, margin=s.differ_margin, same_topic=s.differ_same_topic)):
             text, cites, _, _ = resolve(f"{text}\n{disagreements.note(differing, query, shown)}")
         claims = support.check(text, shown, query, s.support_min_overlap).claims
         refused = (grounding.is_refusal(text) or grounding.says_not_found(text)) and not cites
+        if preface and not grounding.is_refusal(text):
+            text = f"{preface}\n{text}"
+        refused = refused or draft.decision in (decision.REFUSE, decision.NOT_STATED)
         if not draft.streamed:
             relay(text)  # only what stands after the checks is shown
         t4 = time.perf_counter()
@@ -135,5 +144,6 @@ class Assistant:
             recited=tuple(recited), omitted_passages=tuple(h.chunk.id for h in omitted),
             removed_claims=draft.removed + supported.removed, withheld=draft.withheld, usage=draft.usage,
             claims=claims, selection=draft.selection, settings_fingerprint=self.settings.fingerprint(), query=query,
-            as_of=filters.day().isoformat(),
+            as_of=filters.day().isoformat(), decision=draft.decision or ("refuse" if refused else "answer"),
+            confidence=draft.confidence,
         )

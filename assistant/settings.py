@@ -27,6 +27,7 @@ def _shipped_dir(name: str) -> Path:
 
 
 PROMPTS_DIR = _shipped_dir("prompts")
+DECISION_MODEL = PACKAGE_DIR / "answer" / "decision-qwen2.5-coder-1.5b.json"  # fitted for the packaged model
 BUNDLED_ARTICLES_DIR = _shipped_dir("articles")
 
 
@@ -80,17 +81,15 @@ class Settings(BaseSettings):
     select_max_tokens: int = Field(120, ge=16)
     select_max_evidence: int = Field(4, ge=1)  # sentences the model may choose
     select_top_logprobs: int = Field(10, ge=0)  # alternatives read per step, for p_none (0 = not read)
-    select_refuse_p_none: float = Field(1.01, ge=0.0, le=1.01)  # refuse when p(no sentence answers) >= this
-    # Evidence-first answers are put to the model a second time (strategies.verify): the probability it
-    # gives that the sentences state this answer to this question; below verify_min_p_yes, refused.
+    # Evidence-first answers can be put to the model a second time (strategies.verify): the probability
+    # it gives that the sentences state this answer to this question, a signal of the decision (p_verified).
     # Off by default: on dev the 1.5B model's p(yes) hardly tells right answers from answers to
-    # unanswerable questions (medians 0.63 / 0.61, ROC AUC 0.68; eval/README.md, stop 17).
+    # unanswerable questions (medians 0.63 / 0.61, ROC AUC 0.68; eval/HISTORY.md, stop 17).
     verify_answers: bool = False
     verify_prompt: str = "verify"
-    verify_min_p_yes: float = Field(0.0, ge=0.0, le=1.0)  # 0 = the verdict is recorded, never acted on
-    # At or above this, the answer's shape checks (it says something the question does not; it holds
-    # the quantity, date or name asked) do not refuse it; its support is still checked. 1.01 = off.
-    verify_trust_p_yes: float = Field(1.01, ge=0.0, le=1.01)
+    # The decision to answer (answer/decision.py): a logistic model over the answer's signals, fitted by
+    # `assistant eval --calibrate`; None = answer when the short answer is in the sentences.
+    decision_model: Path | None = DECISION_MODEL
     # Also quote other articles' best sentences this close to the best shown sentence (0 = off); dev
     # (173 items): 0.05 -> 0.590 accuracy, 0.1 -> 0.607, 0.15 -> 0.624, 0.2 -> 0.642, 0.3 -> 0.647.
     select_other_articles: float = Field(0.2, ge=0.0)
@@ -99,6 +98,11 @@ class Settings(BaseSettings):
     select_best_margin: float = Field(0.1, ge=0.0)
     temperature: float = 0.0
     max_tokens: int = 400
+    # Replies to deterministic requests (temperature 0) kept in this JSON-lines file and reused
+    # (llms/cache.py); None = none kept. With completion_replay no model is loaded: a request the
+    # file lacks gets an empty reply. Neither changes an answer the model would give.
+    completion_cache: Path | None = None
+    completion_replay: bool = False
     extractive_threshold: float = 0.45
     # Language models are not asked when no passage sentence matches the question this well (0 = always ask).
     answerable_threshold: float = 0.45
@@ -158,14 +162,28 @@ class Settings(BaseSettings):
         return _digest(self.index_config())
 
     def fingerprint(self) -> str:
-        """Everything that can change an answer, secrets and paths left out."""
-        data = self.model_dump(mode="json", exclude={"openai_api_key", "index_dir", "corpus", "n_threads"})
+        """Everything that can change an answer, secrets and paths left out: the settings, and the
+        contents of the prompt templates and of the decision model they name."""
+        data = self.model_dump(mode="json", exclude={"openai_api_key", "index_dir", "corpus", "n_threads", "completion_cache",
+                                                        "completion_replay", "decision_model"})
+        files = [Path(name) if name.endswith(".txt") else PROMPTS_DIR / f"{name}.txt"
+                 for name in (self.prompt, self.select_prompt, self.verify_prompt)]
+        if self.decision_model:
+            files.append(Path(self.decision_model))
+        data["files"] = {path.name: _file_digest(path) for path in files}
         return _digest(data)
 
 
 def default(name: str):
     """A setting's default: the modules that take a threshold as a parameter default to this."""
     return Settings.model_fields[name].default
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
 
 
 def _digest(data: dict) -> str:

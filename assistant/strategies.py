@@ -15,6 +15,7 @@ Each returns a `Draft`; the pipeline then resolves the citations and checks ever
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -22,9 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant import grounding
-from assistant.citations import MARKER, figures
+from assistant.answer import decision, direct
+from assistant.answer.decision import ANSWER, NOT_STATED, REFUSE, Calibrator, Signals
+from assistant.citations import MARKER
 from assistant.errors import ConfigError
 from assistant.llms import Request
+from assistant.llms.base import Step
 from assistant.prompts import REFUSAL, load_template
 from assistant.sentences import Sentence, best
 from assistant.settings import Settings
@@ -41,6 +45,10 @@ class Draft:
     withheld: str = ""  # an answer held back (then refused), and why
     streamed: bool = False  # on_text already received the model's text as it came
     selection: dict = field(default_factory=dict)  # select: what the model chose, and p_none
+    decision: str = ""  # select: answer, not_stated or refuse (decision.py); "" for the other strategies
+    confidence: float | None = None  # select: the decision's probability that the first line is right
+    signals: dict = field(default_factory=dict)  # select: what the decision read
+    first_line: str | None = None  # select: the first line the decision weighed, given or not
 
 
 def choose(settings: Settings, llm) -> str:
@@ -157,37 +165,6 @@ def _content(text: str) -> set[str]:
     return set(tokenize(text))
 
 
-def short_answer(answer: str, question: str, shown: Sequence[Sentence], trusted: bool = False) -> str:
-    """The model's short answer, cleaned; '' when it is a refusal or (unless `trusted`: the model
-    confirmed it when asked again) says nothing that the question does not and the shown sentences
-    do ("The name of the official is [1].")."""
-    answer = MARKER.sub("", answer).strip().strip('"').strip()
-    if not answer or grounding.is_refusal(answer) or grounding.says_not_found(answer):
-        return ""
-    if trusted:
-        return answer
-    if grounding.asks_yes_no(question) and grounding.yes_no(answer)[0]:
-        return answer  # "Did they ...?" "Yes": the sentences it rests on say the rest
-    said = " ".join(s.text for s in shown)
-    news = (_content(answer) & _content(said)) - _content(question) or figures(answer) & figures(said)
-    if not news and " or " not in question:  # "X or Y?" is answered in the question's own words
-        return ""
-    return answer
-
-
-def compose(short: str, selected: Sequence[Sentence]) -> str:
-    """The short answer cited to the selected sentences that hold its words, then those sentences, each cited."""
-    ordered = sorted(selected, key=lambda s: s.position)
-    parts = []
-    if short:
-        terms = _content(short)
-        holding = [s.n for s in ordered if terms & _content(s.text)] or [ordered[0].n]
-        marks = "".join(f"[{n}]" for n in dict.fromkeys(holding))
-        parts.append(f"{short.rstrip('.')}. {marks}")
-    parts += [f"“{s.text}” [{s.n}]" for s in ordered]
-    return "\n".join(parts)
-
-
 def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], list[Sentence]],
            on_text: Callable[[str], None] | None = None) -> Draft:
     s = assistant.settings
@@ -198,19 +175,19 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
     template = load_template(s.select_prompt, "select")
     request = Request(
         messages=template.messages(sentences=number_sentences(shown, hits), question=question), question=question,
-        max_tokens=s.select_max_tokens, temperature=s.temperature,
+        passages=tuple((i, x.text) for i, x in enumerate(shown, 1)), max_tokens=s.select_max_tokens, temperature=s.temperature,
         schema=schema(len(shown), s.select_max_evidence), top_logprobs=s.select_top_logprobs,
     )
     completion = assistant.llm.generate(request)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
     picked, answer = parse_selection(completion.text, len(shown))
-    none = p_none(completion.steps)
     yes = verify(assistant.llm, question, shown, hits, picked, answer, s) if picked and answer else None
-    selection = {"evidence": picked, "answer": answer, "p_none": none, "p_verified": yes, "shown": len(shown),
-                 "best_score": candidates[0].score}
-    draft = decide(question, shown, picked, answer, none, s, assistant.similarity,
-                   doc_of={n: h.chunk.doc_id for n, h in enumerate(hits, 1)}, verified=yes)
-    return Draft(draft.text, usage, withheld=draft.withheld, selection=selection)
+    draft = decide(question, shown, picked, answer, s, doc_of={n: h.chunk.doc_id for n, h in enumerate(hits, 1)},
+                   steps=completion.steps, verified=yes, calibrator=assistant.calibrator, similarity=assistant.similarity)
+    selection = {"evidence": picked, "answer": answer, "p_none": draft.signals.get("p_none"), "p_verified": yes,
+                 "shown": len(shown), "best_score": candidates[0].score, "signals": draft.signals,
+                 "first_line": draft.first_line}
+    return dataclasses.replace(draft, usage=usage, selection=selection)
 
 
 VERDICT_SCHEMA = {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["yes", "no"]}},
@@ -252,44 +229,110 @@ def p_yes(steps: Sequence[tuple[str, dict[str, float]]]) -> float | None:
 _VERDICT = re.compile(r"(yes|no)")
 
 
-def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answer: str, none: float | None,
-           s: Settings, similarity=None, doc_of: dict[int, str] | None = None,
-           verified: float | None = None) -> Draft:
-    """The answer from what the model chose: its short answer, attributed in code to the shown
-    sentences that hold it (a 1.5B model answers well but numbers sentences badly), then those
-    sentences, the best sentence of each other article close to the best, and the best shown
-    sentence not yet quoted when it is close to the best (`select_best_margin`). Refused when it
-    chose nothing, was sure nothing answers, did not confirm its answer when asked again
-    (`verified`, with `verify_answers`), added nothing from the sentences to the question, said
-    what no sentence holds, or the sentences lack the quantity, date or name asked (these last
-    shape checks stand down for an answer confirmed with p >= `verify_trust_p_yes`)."""
-    if not picked:
-        return Draft(REFUSAL, withheld="(the model chose no sentence)")
-    if none is not None and none >= s.select_refuse_p_none:
-        return Draft(REFUSAL, withheld=f"(the model gave p={none:.2f} that no sentence answers) {answer}")
-    if verified is not None and verified < s.verify_min_p_yes:
-        return Draft(REFUSAL, withheld=f"(asked again, the model gave p={verified:.2f} that this answers) {answer}")
+def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answer: str, s: Settings,
+           doc_of: dict[int, str] | None = None, steps: Sequence[Step] = (), verified: float | None = None,
+           calibrator: Calibrator | None = None, similarity=None) -> Draft:
+    """The answer from what the model chose: the first line made from the evidence (direct.py), then
+    the sentences it rests on and the model's other choices, each quoted and cited; or, as the one
+    decision (decision.py) has it, "not stated plainly" with the closest sentence, or a refusal."""
     chosen = [shown[i - 1] for i in picked]
-    trusted = verified is not None and verified >= s.verify_trust_p_yes  # confirmed: the shape checks stand down
-    short = short_answer(answer, question, shown, trusted)
-    if not short:
-        return Draft(REFUSAL, withheld=f"(the model's answer adds nothing from the sentences to what the question says) {answer}")
-    verdict, rest = grounding.yes_no(short) if grounding.asks_yes_no(question) else ("", short)
-    if verdict and not _content(rest):  # a bare "Yes": the sentences the model chose
-        evidence = sorted(chosen[:s.select_max_evidence], key=lambda x: x.position)
-    else:
-        evidence = attribute(rest, shown, chosen, question, s.support_min_overlap, s.select_max_evidence)
-    if not evidence:
-        return Draft(REFUSAL, withheld=f"(no shown sentence holds the model's answer) {answer}")
+    if not picked:
+        return Draft(REFUSAL, withheld="(the model chose no sentence)", decision=REFUSE, first_line="")
+    line = direct.first_line(question, answer, shown, chosen)
+    signals = read_signals(question, shown, chosen, line, answer, steps, doc_of or {}, verified,
+                           grounding.misses_what_was_asked(line.text, question, similarity, s.share_match) if line.text else "")
+    verdict, confidence = decision.decide(signals, calibrator, s.answerable_threshold)
+    record = dataclasses.asdict(signals)
+    withheld = f"(withheld: confidence {confidence:.2f}) {answer}"
+    weighed = Draft(REFUSAL, withheld=withheld, decision=REFUSE, confidence=confidence, signals=record,
+                    first_line=line.text)
+    if verdict == REFUSE or (verdict == ANSWER and not line.text):
+        return weighed
+    resting = [x.sentence for x in line.spans]
+    if verdict == NOT_STATED:  # the model's best sentence, which the reader can judge
+        return dataclasses.replace(weighed, text=compose(NOT_PLAINLY, (chosen or resting)[:1]), decision=NOT_STATED)
+    evidence = list({x.text: x for x in sorted([*resting, *chosen], key=lambda x: x.position)}.values())
+    evidence = evidence[:max(s.select_max_evidence, len(resting))]
     evidence = evidence + other_articles(evidence, shown, doc_of or {}, s.select_other_articles)
     evidence = evidence + best_unquoted(evidence, shown, s.select_best_margin)
-    text = compose(short, evidence)
-    # The direct answer itself must hold what was asked: a quantity, a date, a name.
-    lacking = "" if trusted else (grounding.misses_what_was_asked(short, question) or grounding.misses_what_was_asked(
-        text, question, similarity, s.share_match))
-    if lacking:
-        return Draft(REFUSAL, withheld=f"(no {lacking} in it, which the question asks for) {text}")
-    return Draft(text)
+    return dataclasses.replace(weighed, text=compose(line.text, evidence), decision=ANSWER, withheld="")
+
+
+NOT_PLAINLY = "The articles do not state this plainly; the closest they come is:"
+
+
+def compose(first_line: str, evidence: Sequence[Sentence]) -> str:
+    """The first line, then each sentence it rests on, quoted and cited, in reading order."""
+    quotes = [f"“{x.text}” [{x.n}]" for x in sorted(evidence, key=lambda x: x.position)]
+    return "\n".join([first_line, *quotes])
+
+
+def read_signals(question: str, shown: Sequence[Sentence], chosen: Sequence[Sentence], line: direct.Direct,
+                 answer: str, steps: Sequence[Step], doc_of: dict[int, str], verified: float | None,
+                 lacking: str = "") -> Signals:
+    """What the decision reads of one answer (decision.Signals); `lacking`: what of the kind asked the
+    first line lacks (grounding.misses_what_was_asked)."""
+    from assistant.grounding import asks_yes_no, names, words, yes_no
+
+    scores = sorted((x.score for x in shown), reverse=True)
+    resting = [x.sentence for x in line.spans] or list(chosen)
+    held = _content(" ".join(x.text for x in resting))
+    asked = _content(question)
+    asked_names = names(f"x {question}")
+    held_words = words(" ".join(x.text for x in resting))
+    mean_lp, min_lp = answer_logprobs(steps)
+    said = yes_no(answer)[0] if asks_yes_no(question) else ""
+    return Signals(
+        p_none=p_none(steps), answer_logprob=mean_lp, answer_min_logprob=min_lp, p_verified=verified,
+        best_score=scores[0] if scores else 0.0, margin=scores[0] - scores[1] if len(scores) > 1 else 0.0,
+        chosen_score=max((x.score for x in resting), default=0.0),
+        question_coverage=len(asked & held) / len(asked) if asked else 1.0,
+        name_coverage=len(asked_names & held_words) / len(asked_names) if asked_names else 1.0,
+        grounded=line.grounded, missing_parts=len(line.missing), lacks_asked=float(bool(lacking)),
+        novelty=verdict_novelty(answer, question),
+        verdict_dropped=float(bool(said) and not line.verdict), articles=len({doc_of.get(x.n) for x in resting}),
+        answer_words=len(answer.split()),
+    )
+
+
+def novelty(answer: str, question: str) -> float:
+    """Share of the answer's content words, figures and names that the question does not say: an
+    answer in the question's own words ("the talks between the two sides") answers nothing."""
+    from assistant.citations import figures
+    from assistant.grounding import names
+
+    said = _content(answer) | figures(answer) | names(f"x {answer}")
+    asked = _content(question) | figures(question) | names(f"x {question}")
+    return len(said - asked) / len(said) if said else 0.0
+
+
+def verdict_novelty(answer: str, question: str) -> float:
+    """`novelty`, where a bare yes or no to a yes/no question is all news."""
+    from assistant.grounding import asks_yes_no, yes_no
+
+    verdict, rest = yes_no(answer) if asks_yes_no(question) else ("", answer)
+    return 1.0 if verdict and not _content(rest) else novelty(rest, question)
+
+
+_ANSWER_OPENS = re.compile(r'"answer"\s*:\s*"$')
+
+
+def answer_logprobs(steps: Sequence[Step]) -> tuple[float | None, float | None]:
+    """(mean, least) log-probability of the tokens the model wrote inside its answer string; a token
+    outside the alternatives read at its step counts as the least likely of them. (None, None)
+    when the backend reported no alternatives."""
+    text, inside, values = "", False, []
+    for chosen, alternatives in steps:
+        if inside:
+            if '"' in chosen:
+                break
+            if alternatives:
+                values.append(alternatives.get(chosen, min(alternatives.values())))
+        text += chosen
+        inside = inside or bool(_ANSWER_OPENS.search(text))
+    if not values:
+        return None, None
+    return sum(values) / len(values), min(values)
 
 
 def other_articles(evidence: Sequence[Sentence], shown: Sequence[Sentence], doc_of: dict[int, str],
@@ -322,33 +365,6 @@ def best_unquoted(evidence: Sequence[Sentence], shown: Sequence[Sentence], margi
         return []
     top, candidate = max(x.score for x in shown), max(rest, key=lambda x: (x.score, -x.position))
     return [candidate] if candidate.score >= top - margin else []
-
-
-def attribute(short: str, shown: Sequence[Sentence], chosen: Sequence[Sentence], question: str,
-              min_overlap: float, limit: int) -> list[Sentence]:
-    """The fewest shown sentences (at most `limit`) that together hold the short answer, by how much
-    of it each holds, the model's own choices first among equals; [] when no such set exists."""
-    from assistant import support
-
-    terms, numbers = _content(short), figures(short)
-    names = support.capitalised(short) - grounding.words(question)
-
-    def gain(sentence: Sentence, covered: set[str]) -> int:
-        words = _content(sentence.text) | grounding.words(sentence.text)
-        return len((terms | names) & words - covered) + 2 * len(numbers & figures(sentence.text) - covered)
-
-    picked: list[Sentence] = []
-    covered: set[str] = set()
-    while len(picked) < limit:
-        best_gain, best_one = max(((gain(x, covered), x) for x in shown if x not in picked),
-                                  key=lambda g: (g[0], g[1] in chosen, -g[1].position), default=(0, None))
-        if best_one is None or best_gain <= 0:
-            break
-        picked.append(best_one)
-        covered |= (_content(best_one.text) | grounding.words(best_one.text) | figures(best_one.text))
-        if support.holds(short, " ".join(x.text for x in picked), question, min_overlap):
-            return sorted(picked, key=lambda x: x.position)
-    return []
 
 
 # -- no model ------------------------------------------------------------------------------------

@@ -94,12 +94,16 @@ class Answer:
     settings_fingerprint: str = ""
     query: str = ""  # what was searched, when a follow-up was rewritten
     as_of: str = ""  # the day it was asked (ISO), which the recency prior ranks articles against
+    decision: str = ""  # answer, not_stated (the closest sentence quoted) or refuse (answer/decision.py)
+    confidence: float | None = None  # the decision's probability that the first line is right (select)
 
     def to_json(self) -> dict:
         return {
             "question": self.question,
             "answer": self.answer,
             "refused": self.refused,
+            "decision": self.decision,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "citations": [asdict(c) for c in self.citations],
             "passages": [
                 {

@@ -315,3 +315,32 @@ def test_compare_lists_metric_deltas_and_changed_items():
     assert [it["id"] for it in diff["items"]] == ["q2"]
     assert diff["items"][0]["changes"] == {"correct": [False, True], "evidence_hit": [True, False]}
     assert diff["only_in_a"] == ["q3"] and diff["only_in_b"] == []
+
+
+def test_keys_match_as_whole_words_and_markers_are_not_words():
+    assert not m.contains_answer("The Mayor of London spoke.", ["May"])
+    assert m.contains_answer("Talks resumed in May.", ["May"])
+    assert not m.contains_answer("Production in 1990 fell.", ["90"])
+    assert m.contains_answer("Nearly 90% of refining.", [["90%", "90 per cent"]])
+    assert not m.picks_choice("15 rounds. [1]", ["1", "5", "11", "15"], [0])  # "[1]" is a citation, not "1"
+    assert m.picks_choice("15 rounds. [1]", ["1", "5", "11", "15"], [3])
+
+
+def test_a_yes_or_no_item_is_wrong_with_the_wrong_verdict_and_its_first_line_needs_one():
+    keys = [["did not mention", "no mention"]]
+    assert m.is_correct("No, the statement did not mention rare earths.", False, keys, True, verdict="no")
+    assert not m.is_correct("Yes, though the statement did not mention rare earths.", False, keys, True, verdict="no")
+    assert m.is_correct("The statement did not mention rare earths.", False, keys, True, verdict="no")  # no verdict said
+    assert not m.is_direct_correct("The statement did not mention rare earths.", False, keys, True, verdict="no")
+    assert m.is_direct_correct("No, it did not mention them. [2]\n“...” [2]", False, keys, True, verdict="no")
+    assert m.verdict_of("True: it did.") == "yes" and m.verdict_of("Not quite.") == ""
+
+
+def test_a_first_line_is_a_sentence_or_two_and_a_list_as_long_as_the_list():
+    one_line = "It was 90%. " + "More words follow here. " * 14
+    assert m.word_count(one_line) > m.DIRECT_WORDS
+    assert m.is_correct(one_line, False, ["90%"], True)
+    assert not m.is_direct_correct(one_line, False, ["90%"], True)  # everything said on one line
+    assert m.is_direct_correct("It was 90%.\n" + one_line, False, ["90%"], True)
+    seven = ["dysprosium", "gadolinium", "lutetium", "samarium", "scandium", "terbium", "yttrium"]
+    assert m.direct_word_limit(seven) == m.DIRECT_WORDS + 7

@@ -16,7 +16,7 @@ QA = REPO / "eval" / "rare_earths_qa.jsonl"
 ARTICLES = REPO / "articles"
 
 # Scores that are not shares of something.
-NOT_SHARES = {"n", "answer_words", "answer_words_median"}
+NOT_SHARES = {"direct_words", "direct_words_median", "misses_not_shown", "misses_checks", "misses_model", "n", "answer_words", "answer_words_median"}
 
 
 @pytest.fixture(scope="session")

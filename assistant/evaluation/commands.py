@@ -19,6 +19,27 @@ from assistant.console import err, out, say, user_errors
 from assistant.errors import ConfigError
 from assistant.evaluation.report import fmt, label, summary_table, write_report  # matplotlib loads lazily
 
+CACHE = Path("eval/cache/completions.jsonl")  # committed: later runs replay what the model already said
+
+
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    """--set NAME=VALUE pairs, each VALUE JSON (a bare word is taken as a string)."""
+    import json
+
+    from assistant.settings import Settings
+
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in Settings.model_fields:
+            raise ConfigError(f"--set {pair!r}: give NAME=VALUE with NAME a setting (see assistant.toml's keys)")
+        try:
+            parsed[name] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[name] = value
+    return parsed
+
+
 class ProgressBar:
     """The runners' progress callback: a rich bar on stderr, started when the first question is asked
     (indexing before it prints its own progress), with the running accuracy."""
@@ -47,6 +68,17 @@ class ProgressBar:
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+def fit_decision(out_path: Path, runs: list, names: list[str]) -> None:
+    from assistant.evaluation import calibration
+
+    if not runs:
+        raise ConfigError("--calibrate needs a run: a DATASET to run, or saved runs with --from RUN.json")
+    fitted = calibration.fit_runs(runs, names)
+    calibration.write(fitted, out_path)
+    say(f"wrote {out_path}: answer at p >= {fitted.threshold:.3f} ({fitted.about}); use it with "
+        f"decision_model = \"{out_path}\" in assistant.toml")
 
 
 def print_summary(result: dict) -> None:
@@ -111,6 +143,12 @@ def eval_command(
     split: Annotated[Optional[str], typer.Option("--split", help="Only the items of this split (dev or test); realtimeqa: the weeks of that split")] = None,
     strategy: Annotated[Optional[str], typer.Option("--strategy", help="select, free or extractive (default: the backend's own)")] = None,
     judge: Annotated[Optional[str], typer.Option("--judge", help="Also ask this LLM backend (local, openai, ...) whether each answer is supported by its cited passages and agrees with the reference")] = None,
+    cache: Annotated[Optional[Path], typer.Option("--cache", help="Completion cache: the model's replies to prompts it was given before are reused")] = CACHE,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask the model every time; keep no replies")] = False,
+    replay: Annotated[bool, typer.Option("--replay", help="Load no model: replies from the cache only (a prompt it lacks gets an empty reply, counted)")] = False,
+    calibrate: Annotated[Optional[Path], typer.Option("--calibrate", metavar="OUT.json", help="Fit the decision to answer on this run (and --from runs) and write it here; use it with decision_model")] = None,
+    from_: Annotated[Optional[list[Path]], typer.Option("--from", metavar="RUN.json", help="With --calibrate: saved runs (--json) to fit on too, e.g. the other domain's dev split (repeatable)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="NAME=VALUE", help="Any setting, VALUE as JSON (repeatable): --set select_best_margin=0")] = None,
 ) -> None:
     """Score answers and retrieval on a QA set or RealTime QA, through the same code path as ask."""
     with user_errors():
@@ -123,11 +161,20 @@ def eval_command(
             run_a, run_b = runner.load_result(a), runner.load_result(b)
             print_comparison(runner.compare(run_a, run_b), a, b, run_a["config"])
             return
+        if from_ and not calibrate:
+            raise ConfigError("--from gives runs to fit the decision on: use it with --calibrate OUT.json")
+        if calibrate and not dataset:  # fit on saved runs alone
+            fit_decision(calibrate, [runner.load_result(path) for path in from_ or []], [str(p) for p in from_ or []])
+            return
         if not dataset:
             raise ConfigError("give a QA set (e.g. eval/rare_earths_qa.jsonl), 'realtimeqa PATH', or --compare A.json B.json")
         from assistant.settings import Settings
 
-        overrides: dict[str, Any] = {"index_dir": index, "llm": llm, "k": k, "retrieval": retrieval, "strategy": strategy}
+        if replay and no_cache:
+            raise ConfigError("--replay reads the completion cache; not with --no-cache")
+        overrides: dict[str, Any] = {"index_dir": index, "llm": llm, "k": k, "retrieval": retrieval, "strategy": strategy,
+                                     "completion_cache": None if no_cache else cache, "completion_replay": replay or None}
+        overrides.update(parse_sets(set_ or []))
         settings = Settings(**{key: v for key, v in overrides.items() if v is not None})
         from assistant.retrieval import Filters
 
@@ -157,9 +204,15 @@ def eval_command(
                                          progress=bar, warn=say, judge=judge, filters=filters, split=split)
         finally:
             bar.stop()
+        if replay and result["config"].get("completion_misses"):
+            say(f"[yellow]{result['config']['completion_misses']} prompt(s) were not in the cache and got an empty "
+                "reply: those answers are not the model's[/yellow]")
         if json_out:
             runner.save_result(result, json_out)
             say(f"wrote {json_out}")
+        if calibrate:
+            fit_decision(calibrate, [result, *(runner.load_result(path) for path in from_ or [])],
+                         [f"{dataset} {split or ''}".strip(), *(str(p) for p in from_ or [])])
         if report:
             md, png = write_report(result, report)
             say(f"wrote {md} and {png}")

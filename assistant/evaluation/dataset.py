@@ -21,6 +21,7 @@ class QAItem:
     type: str  # any label; "unanswerable" is the one with meaning: the right answer is a refusal
     difficulty: str = ""
     split: str = ""  # dev (rules and thresholds are chosen on it) or test (reported, never tuned on)
+    verdict: str = ""  # a yes/no question's right verdict, "yes" or "no"; "" for other questions
 
     @property
     def answerable(self) -> bool:
@@ -65,7 +66,12 @@ def parse_item(row, where: str) -> QAItem:
         must_include=_must_include(row["must_include"], where),
         sources=_strings(row["sources"], "sources", where), evidence=_strings(row["evidence"], "evidence", where),
         type=row["type"].strip(), difficulty=str(row.get("difficulty") or ""), split=str(row.get("split") or ""),
+        verdict=row.get("verdict") or "",
     )
+    if item.verdict not in ("", "yes", "no"):
+        raise InputError(f"{where}: 'verdict' must be \"yes\" or \"no\"")
+    if item.verdict and not item.answerable:
+        raise InputError(f"{where}: an unanswerable item has no 'verdict'")
     if len(item.evidence) != len(item.sources):
         raise InputError(f"{where}: 'evidence' needs one quote per source ({len(item.evidence)} quotes, "
                          f"{len(item.sources)} sources)")

@@ -15,6 +15,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 
 from assistant.citations import MARKER
+from assistant.evaluation.oracle import MISSES
 from assistant.text import normalise
 
 TYPES = ("fact", "number", "list", "multi_doc", "conflict", "unanswerable")
@@ -22,8 +23,9 @@ SPAN_OVERLAP = 0.8  # share of a quote's characters a passage's span must cover 
 
 # Per-item score → the summary metric that averages it.
 MEANS = {
-    "correct": "accuracy",
     "direct_correct": "direct_accuracy",
+    "correct": "accuracy",
+    "verdict_correct": "verdict_accuracy",
     "answer_in_corpus": "answer_in_corpus",
     "evidence_hit": "evidence_hit",
     "evidence_hit_any": "evidence_hit_any",
@@ -43,10 +45,18 @@ def _alternatives(element: str | Sequence[str]) -> list[str]:
     return [element] if isinstance(element, str) else list(element)
 
 
+def says(normalised_text: str, phrase: str) -> bool:
+    """The phrase occurs in the (normalised) text as whole words: "May" is not in "Mayor", nor
+    "90" in "1990"."""
+    key = normalise(phrase)
+    return bool(key) and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", normalised_text) is not None
+
+
 def contains_answer(answer: str, must_include: Sequence[str | Sequence[str]]) -> bool:
-    """Every element of must_include is matched by one of its alternatives (case-insensitive)."""
-    said = normalise(answer)
-    return all(any(normalise(alt) in said for alt in _alternatives(el)) for el in must_include)
+    """Every element of must_include is matched, as whole words, by one of its alternatives
+    (case-insensitive); citation markers are not words of the answer."""
+    said = normalise(MARKER.sub(" ", answer))
+    return all(any(says(said, alt) for alt in _alternatives(el)) for el in must_include)
 
 
 def direct_answer(answer: str) -> str:
@@ -56,26 +66,57 @@ def direct_answer(answer: str) -> str:
     return answer.strip().split("\n", 1)[0]
 
 
-def is_correct(answer: str, refused: bool, must_include: Sequence, answerable: bool) -> bool:
-    """Answerable: not refused and contains the answer. Unanswerable: refused."""
+DIRECT_WORDS = 50  # a first line is a sentence or two ...
+
+
+def direct_word_limit(must_include: Sequence) -> int:
+    """... at most DIRECT_WORDS words, and as long as the list when the answer is one (the longest
+    alternative of each element counted once)."""
+    return DIRECT_WORDS + sum(max(word_count(a) for a in _alternatives(el)) for el in must_include)
+
+
+_VERDICT = re.compile(r"^\W*(yes|no|true|false)\b", re.IGNORECASE)
+
+
+def verdict_of(answer: str) -> str:
+    """"yes" or "no" when the answer opens with one (True/False read as yes/no); "" otherwise."""
+    match = _VERDICT.match(answer)
+    return "" if not match else {"true": "yes", "false": "no"}.get(match.group(1).lower(), match.group(1).lower())
+
+
+def is_correct(answer: str, refused: bool, must_include: Sequence, answerable: bool, verdict: str = "") -> bool:
+    """Answerable: not refused, contains the answer, and (a yes/no item) not the opposite verdict.
+    Unanswerable: refused."""
     if not answerable:
         return refused
-    return not refused and contains_answer(answer, must_include)
+    said = verdict_of(answer)
+    return not refused and contains_answer(answer, must_include) and not (verdict and said and said != verdict)
+
+
+def is_direct_correct(answer: str, refused: bool, must_include: Sequence, answerable: bool, verdict: str = "") -> bool:
+    """The first line alone is right: it holds the answer within the length of one (`direct_word_limit`)
+    and, for a yes/no item, opens with the right verdict."""
+    line = direct_answer(answer)
+    if not answerable:
+        return refused
+    if verdict and verdict_of(line) != verdict:
+        return False
+    return word_count(line) <= direct_word_limit(must_include) and is_correct(line, refused, must_include, True)
 
 
 def picks_choice(answer: str, choices: Sequence[str], gold: Iterable[int]) -> bool:
-    """Multiple choice without showing the choices: the answer names a gold choice and no other.
-    Gold mentions are masked first, so a wrong choice inside the gold one ("Bills" in "Buffalo
-    Bills") does not count against it."""
-    said = normalise(answer)
+    """Multiple choice without showing the choices: the answer names a gold choice and no other, as
+    whole words. Gold mentions are masked first, so a wrong choice inside the gold one ("Bills" in
+    "Buffalo Bills") does not count against it. Citation markers are not words of the answer."""
+    said = normalise(MARKER.sub(" ", answer))
     gold = set(gold)
     golds = [normalise(choices[i]) for i in gold if normalise(choices[i])]
-    if not any(g in said for g in golds):
+    if not any(says(said, g) for g in golds):
         return False
     for g in golds:
-        said = said.replace(g, " ")
+        said = re.sub(rf"(?<!\w){re.escape(g)}(?!\w)", " | ", said)
     others = [normalise(c) for i, c in enumerate(choices) if i not in gold]
-    return not any(o and o in said for o in others)
+    return not any(o and says(said, o) for o in others)
 
 
 def word_count(answer: str) -> int:
@@ -249,13 +290,19 @@ def retrieval_scores(shown: Sequence[dict], ranking: Sequence[dict], evidence: S
 
 
 def answer_scores(prediction: dict, must_include: Sequence, sources: Sequence[str], answerable: bool,
-                  kind: str = "") -> dict:
+                  kind: str = "", verdict: str = "") -> dict:
     citations = prediction["citations"]
-    correct = is_correct(prediction["answer"], prediction["refused"], must_include, answerable)
+    answer, refused = prediction["answer"], prediction["refused"]
+    correct = is_correct(answer, refused, must_include, answerable, verdict)
     recall = citation_recall(citations, sources) if answerable else None
+    line = (prediction.get("selection") or {}).get("first_line")
     return {
+        "direct_correct": is_direct_correct(answer, refused, must_include, answerable, verdict),
+        # the first line the decision weighed, right had it been given (what the decision is fitted to)
+        "line_correct": (answerable and is_direct_correct(line, False, must_include, True, verdict)) if line is not None else None,
         "correct": correct,
-        "direct_correct": is_correct(direct_answer(prediction["answer"]), prediction["refused"], must_include, answerable),
+        "verdict_correct": verdict_of(direct_answer(answer)) == verdict if verdict else None,
+        "direct_words": None if refused else word_count(direct_answer(answer)),
         # where the articles disagree: both values named, and every article that gives one cited
         "both_sourced": bool(correct and recall == 1.0) if kind == "conflict" else None,
         "refused": prediction["refused"],
@@ -302,9 +349,14 @@ def _summary(items: Sequence[dict], present: set[str], present_types: set[str]) 
         if any(not _answerable(it) for it in items) or "unanswerable" in present_types:
             out["refusal_recall"] = mean(unanswerable)
         out["false_refusal_rate"] = mean(answerable)
-    if "answer_words" in present:
-        words = [s["answer_words"] for s in scores if s.get("answer_words") is not None]
-        out["answer_words_median"] = statistics.median(words) if words else None
+    if any("oracle" in it for it in items):  # what the pipeline loses (oracle.py)
+        out["oracle_direct_accuracy"] = mean(it["oracle"]["direct_correct"] for it in items if "oracle" in it)
+        for name, miss in zip(("misses_not_shown", "misses_checks", "misses_model"), MISSES):
+            out[name] = sum(it.get("miss") == miss for it in items)
+    for key in ("direct_words", "answer_words"):
+        if key in present:
+            words = [s[key] for s in scores if s.get(key) is not None]
+            out[f"{key}_median"] = statistics.median(words) if words else None
     for stage in ("retrieval", "total"):
         times = [it["timings_ms"][stage] for it in items if stage in it.get("timings_ms", {})]
         if times:

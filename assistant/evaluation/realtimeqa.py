@@ -17,10 +17,11 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import InputError
-from assistant.evaluation import metrics
-from assistant.evaluation.runner import Progress, QuestionRunner, run_config
+from assistant.evaluation import metrics, oracle
+from assistant.evaluation.runner import Progress, QuestionRunner, run_config, sort_misses
 from assistant.settings import Settings
 
 WORK_ROOT = Path("eval/runs")  # git-ignored
@@ -154,7 +155,45 @@ def gold_texts(question: dict) -> list[str]:
 
 
 def holds_gold(normalised_text: str, golds: list[str]) -> bool:
-    return any(g in normalised_text for g in golds)
+    """A gold choice occurs in the text as whole words."""
+    return any(metrics.says(normalised_text, g) for g in golds)
+
+
+def score_question(q: dict, prediction: dict, ranking: list[dict], timings: dict, in_corpus: bool) -> dict:
+    """One question's result: the gold choice in the passages and ranking, and the answer scored."""
+    golds = gold_texts(q)
+
+    def has_gold(passage: dict) -> bool:
+        return holds_gold(metrics.normalise(passage["text"]), golds)
+
+    scores: dict[str, Any] = {
+        "answer_in_corpus": in_corpus,
+        "answer_in_passages": any(map(has_gold, prediction["passages"])),
+        "mrr": metrics.reciprocal_rank([has_gold(p) for p in ranking]),
+    }
+    if prediction["answer"] is not None:
+        refused = bool(prediction["refused"])
+
+        def correct(text: str) -> bool:  # the gold answer is nowhere in the articles: refusing is right
+            return (not refused and metrics.picks_choice(text, q["choices"], q["gold"])) or (not in_corpus and refused)
+
+        line = metrics.direct_answer(prediction["answer"])
+        limit = metrics.direct_word_limit([q["choices"][g] for g in q["gold"]])
+        scores["direct_correct"] = correct(line) and (refused or metrics.word_count(line) <= limit)
+        scores["correct"] = correct(prediction["answer"])
+        scores["direct_words"] = None if refused else metrics.word_count(line)
+        weighed = (prediction.get("selection") or {}).get("first_line")  # what the decision weighed
+        scores["line_correct"] = (in_corpus and metrics.picks_choice(weighed, q["choices"], q["gold"])
+                                  and metrics.word_count(weighed) <= limit) if weighed is not None else None
+        scores["refused"] = prediction["refused"]
+        scores["answer_words"] = metrics.word_count(prediction["answer"])
+    return {
+        "id": q["id"], "type": "in_corpus" if in_corpus else "not_in_corpus", "answerable": in_corpus,
+        "question": q["question"], "as_of": q["as_of"],
+        "reference": " / ".join(q["choices"][g] for g in q["gold"]), "choices": q["choices"],
+        "prediction": prediction, "ranking": [p["chunk_id"] for p in ranking], "scores": scores,
+        "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
+    }
 
 
 def default_work_dir(weeks: Sequence[str]) -> Path:
@@ -194,42 +233,25 @@ def run_realtimeqa(
     pooled_text = pool_text(documents)
 
     questions = load_questions(root, chosen)[:limit]
-    runner = QuestionRunner(settings, retrieval_only=retrieval_only)
+    in_corpus = {q["id"]: holds_gold(pooled_text, gold_texts(q)) for q in questions}
+    keys = oracle.choice_keys(questions, in_corpus)
+    is_oracle = settings.llm == "oracle" and not retrieval_only
+    runner = QuestionRunner(settings, retrieval_only=retrieval_only, llm=oracle.OracleLLM(keys) if is_oracle else None)
+    by_id = {q["id"]: q for q in questions}
+
+    def answer(reader: QuestionRunner, q: dict) -> dict:
+        prediction, ranking, timings = reader.run(q["question"], as_of=q["as_of"])  # asked on its quiz's date
+        return score_question(q, prediction, ranking, timings, in_corpus[q["id"]])
+
     results = []
     if progress:
         progress(0, len(questions), None)
     for done, q in enumerate(questions, 1):
-        prediction, ranking, timings = runner.run(q["question"], as_of=q["as_of"])  # asked on its quiz's date
-        golds = gold_texts(q)
-
-        def has_gold(passage: dict) -> bool:
-            return holds_gold(metrics.normalise(passage["text"]), golds)
-
-        in_corpus = holds_gold(pooled_text, golds)
-        scores = {
-            "answer_in_corpus": in_corpus,
-            "answer_in_passages": any(map(has_gold, prediction["passages"])),
-            "mrr": metrics.reciprocal_rank([has_gold(p) for p in ranking]),
-        }
-        if prediction["answer"] is not None:
-            refused = bool(prediction["refused"])
-
-            def correct(text: str) -> bool:  # the gold answer is nowhere in the articles: refusing is right
-                return (not refused and metrics.picks_choice(text, q["choices"], q["gold"])) or (not in_corpus and refused)
-
-            scores["correct"] = correct(prediction["answer"])
-            scores["direct_correct"] = correct(metrics.direct_answer(prediction["answer"]))
-            scores["refused"] = prediction["refused"]
-            scores["answer_words"] = metrics.word_count(prediction["answer"])
-        results.append({
-            "id": q["id"], "type": "in_corpus" if in_corpus else "not_in_corpus", "answerable": in_corpus,
-            "question": q["question"], "as_of": q["as_of"],
-            "reference": " / ".join(q["choices"][g] for g in q["gold"]), "choices": q["choices"],
-            "prediction": prediction, "ranking": [p["chunk_id"] for p in ranking], "scores": scores,
-            "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
-        })
+        results.append(answer(runner, q))
         if progress:
             progress(done, len(questions), results[-1])
+    if not retrieval_only:
+        sort_misses(results, runner, keys, lambda reader, result: answer(reader, by_id[result["id"]]))
     config = run_config(settings, runner, dataset=f"realtimeqa:{root}", items=len(results), retrieval_only=retrieval_only)
     config.update(weeks=chosen, split=split or "weeks", work_dir=str(work), corpus_articles=len(documents))
     return {"config": config, "summary": metrics.summarise(results), "items": results}

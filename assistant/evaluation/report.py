@@ -6,8 +6,9 @@ from pathlib import Path
 
 LABELS = {
     "n": "items",
-    "accuracy": "accuracy",
-    "direct_accuracy": "accuracy, first line alone",
+    "direct_accuracy": "accuracy, first line (headline)",
+    "accuracy": "accuracy, whole answer",
+    "verdict_accuracy": "yes/no verdicts right",
     "evidence_hit": "evidence hit@{k}",
     "evidence_hit_any": "evidence hit any@{k}",
     "source_recall": "source recall@{k}",
@@ -21,6 +22,11 @@ LABELS = {
     "citation_recall": "citation recall",
     "claim_support": "claim support",
     "conflict_both_sourced": "conflicts: both values, both sources",
+    "direct_words_median": "first line words (median)",
+    "oracle_direct_accuracy": "oracle reader, first line",
+    "misses_not_shown": "wrong: evidence not shown",
+    "misses_checks": "wrong: lost by the checks",
+    "misses_model": "wrong: the model",
     "answer_words_median": "answer words (median)",
     "retrieval_ms_p50": "retrieval ms p50",
     "retrieval_ms_p95": "retrieval ms p95",
@@ -41,7 +47,7 @@ def fmt(metric: str, value) -> str:
         return "yes" if value else "no"
     if "_ms_" in metric:
         return f"{value:,.0f}"
-    if metric in ("n", "answer_words_median"):
+    if metric in ("n", "answer_words_median", "direct_words_median") or metric.startswith("misses_"):
         return f"{value:g}"
     return f"{value:.3f}"
 
@@ -99,11 +105,18 @@ def plot(result: dict, path: Path) -> None:
 
     summary, config = result["summary"], result["config"]
     groups = {"all": summary["overall"], **summary["by_type"]}
-    bars = [m for m in ("accuracy", "evidence_hit", "answer_in_passages") if m in summary["overall"]]
+    bars = [m for m in ("direct_accuracy", "accuracy", "evidence_hit", "answer_in_passages") if m in summary["overall"]]
     stage = "total" if any("total" in it["timings_ms"] for it in result["items"]) else "retrieval"
     times = [it["timings_ms"][stage] for it in result["items"] if stage in it["timings_ms"]]
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    from assistant.evaluation import calibration
+
+    curve = bool(calibration.curve(result))
+    fig, axes = plt.subplots(1, 3 if curve else 2, figsize=(16 if curve else 12, 4.5),
+                             gridspec_kw={"width_ratios": [3, 2, 2] if curve else [3, 2]})
+    left, right = axes[0], axes[1]
+    if curve:
+        calibration.plot(result, axes[2], config.get("decision_threshold"))
     width = 0.8 / max(1, len(bars))
     for i, metric in enumerate(bars):
         values = [groups[g].get(metric) for g in groups]

@@ -8,9 +8,10 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import InputError
-from assistant.evaluation import metrics
+from assistant.evaluation import metrics, oracle
 from assistant.evaluation.dataset import QAItem, load_dataset
 from assistant.settings import Settings
 
@@ -32,7 +33,7 @@ class QuestionRunner:
     """Answers a question as `assistant ask` does, and ranks passages deeper for MRR/nDCG.
     With `retrieval_only` no language model is loaded and nothing is generated."""
 
-    def __init__(self, settings: Settings, *, retrieval_only: bool = False, filters=None):
+    def __init__(self, settings: Settings, *, retrieval_only: bool = False, filters=None, llm=None):
         from assistant.retrieval import Filters
 
         self.settings = settings
@@ -48,7 +49,7 @@ class QuestionRunner:
         else:
             from assistant.pipeline import Assistant
 
-            self.assistant = Assistant(settings)
+            self.assistant = Assistant(settings, llm=llm)
             self.retriever = self.assistant.retriever
         self.index = self.retriever.index
 
@@ -64,7 +65,8 @@ class QuestionRunner:
             answer = self.assistant.ask(question, k=k, filters=filters)
             shown = list(answer.hits)
             prediction = {
-                "answer": answer.answer, "refused": answer.refused,
+                "answer": answer.answer, "refused": answer.refused, "decision": answer.decision,
+                "confidence": answer.confidence,
                 "citations": [citation_record(c) for c in answer.citations],
                 "removed_claims": list(answer.removed_claims), "withheld": answer.withheld,
                 "recited": [list(pair) for pair in answer.recited],
@@ -86,6 +88,19 @@ class QuestionRunner:
             ranking = [passage_record(h) for h in self.retriever.search(question, k=RANKING_DEPTH, filters=filters)]
         return prediction, ranking, timings  # type: ignore[return-value]
 
+    def with_oracle(self, keys: dict) -> "QuestionRunner":
+        """This runner's index, embedder and settings, answering through the oracle reader with the
+        `select` strategy (see oracle.py)."""
+        import copy
+
+        from assistant.evaluation.oracle import OracleLLM
+
+        other = copy.copy(self)
+        reader = other.assistant = copy.copy(self.assistant)
+        assert reader is not None, "the oracle answers; a retrieval-only runner does not"
+        reader.llm, reader.strategy = OracleLLM(keys), "select"
+        return other
+
 
 def llm_model(llm: str | None, settings: Settings) -> str | None:
     if llm == "openai":
@@ -96,7 +111,13 @@ def llm_model(llm: str | None, settings: Settings) -> str | None:
 
 
 def run_config(settings: Settings, runner: QuestionRunner, *, dataset: str, items: int, retrieval_only: bool) -> dict:
-    return {
+    llm: Any = runner.assistant.llm if runner.assistant else None
+    cache = {"completion_cache": str(llm.store.path), "completion_hits": llm.hits, "completion_misses": llm.misses,
+             "completion_replay": llm.replay} if hasattr(llm, "store") else {}
+    calibrator = getattr(runner.assistant, "calibrator", None)
+    if calibrator is not None:
+        cache["decision_threshold"] = calibrator.threshold
+    return {**cache,
         "settings_fingerprint": settings.fingerprint(),
         "index_fingerprint": settings.index_fingerprint(),
         "embedder": runner.index.manifest.get("embedder", settings.embedder),
@@ -130,7 +151,8 @@ def score_item(item: QAItem, prediction: dict, ranking: list[dict], timings: dic
     evidence = evidence_records(item, documents)
     scores = metrics.retrieval_scores(prediction["passages"], ranking, evidence, item.sources)
     if prediction["answer"] is not None:
-        scores.update(metrics.answer_scores(prediction, item.must_include, item.sources, item.answerable, item.type))
+        scores.update(metrics.answer_scores(prediction, item.must_include, item.sources, item.answerable, item.type,
+                                            item.verdict))
     return {
         "id": item.id, "type": item.type, "difficulty": item.difficulty, "question": item.question,
         "reference": item.answer, "prediction": prediction,
@@ -168,7 +190,10 @@ def run_eval(
     given) and scored;
     with `judge` (a backend name) also judged by that LLM (see evaluation/judge.py)."""
     items = load_dataset(dataset_path, split)[:limit]
-    runner = QuestionRunner(settings, retrieval_only=retrieval_only, filters=filters)
+    keys = oracle.qa_keys(items)
+    is_oracle = settings.llm == "oracle"
+    runner = QuestionRunner(settings, retrieval_only=retrieval_only, filters=filters,
+                            llm=oracle.OracleLLM(keys) if is_oracle and not retrieval_only else None)
     documents = runner.index.documents
     check_sources(items, documents, settings.index_dir, warn)
     judging = None
@@ -186,6 +211,10 @@ def run_eval(
             judging.score(results[-1])
         if progress:
             progress(done, len(items), results[-1])
+    if not retrieval_only:
+        by_id = {it.id: it for it in items}
+        sort_misses(results, runner, keys,
+                    lambda reader, result: score_item(by_id[result["id"]], *reader.run(result["question"]), documents))
     config = run_config(settings, runner, dataset=str(dataset_path), items=len(results), retrieval_only=retrieval_only)
     config["split"] = split or "all"
     summary = metrics.summarise(results)
@@ -193,6 +222,23 @@ def run_eval(
         config["judge"] = judging.name
         judge_module.add_summary(summary, results)
     return {"config": config, "summary": summary, "items": results}
+
+
+def sort_misses(results: list[dict], runner: QuestionRunner, keys: dict,
+                answer: Callable[[QuestionRunner, dict], dict]) -> None:
+    """Each result gets `oracle` (whether the oracle reader's first line is right, and whether every
+    evidence quote was among the sentences shown) and, when its own first line is wrong, `miss`:
+    why (oracle.MISSES). The oracle needs no model: its pass costs retrieval and the checks alone.
+    `answer(runner, result)` asks a result's question again through another runner and scores it."""
+    own = runner.assistant is not None and isinstance(runner.assistant.llm, oracle.OracleLLM)
+    reader = runner if own else runner.with_oracle(keys)
+    covered = reader.assistant.llm.covered  # type: ignore[union-attr]
+    for result in results:
+        scored = result if own else answer(reader, result)
+        shown, total = covered.get(result["question"], (0, 0))
+        result["oracle"] = {"direct_correct": scored["scores"].get("direct_correct"),
+                            "evidence_shown": total > 0 and shown == total}
+        result["miss"] = oracle.classify(result, result["oracle"])
 
 
 # -- saved runs ----------------------------------------------------------------------------------

@@ -59,10 +59,31 @@ class LocalBackend:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LocalBackend":
-        from assistant.model_files import qwen_gguf
+        return cls(_model_path(settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                   chat_format=settings.chat_format)
 
-        path = Path(settings.gguf_path) if settings.gguf_path else qwen_gguf(progress=_assembly_progress())
-        return cls(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, chat_format=settings.chat_format)
+    @staticmethod
+    def name_for(settings: Settings) -> str:
+        """The name a backend for these settings has, without loading it."""
+        from assistant.model_files import qwen_cached_path
+
+        return f"local:{(Path(settings.gguf_path) if settings.gguf_path else qwen_cached_path()).stem}"
+
+    @staticmethod
+    def tokenizer(settings: Settings):
+        """count_tokens for these settings' model from its vocabulary alone (loaded at first use, in
+        a fraction of a second), for when the model itself need not be loaded."""
+        vocab: list = []
+
+        def count(text: str) -> int:
+            if not vocab:
+                from llama_cpp import Llama
+
+                with _quiet_stderr():
+                    vocab.append(Llama(model_path=str(_model_path(settings)), vocab_only=True, verbose=False))
+            return len(vocab[0].tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+        return count
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -107,6 +128,12 @@ class LocalBackend:
         return Completion(text=text, prompt_tokens=usage.get("prompt_tokens", 0),
                           completion_tokens=usage.get("completion_tokens", 0),
                           steps=recorder.steps() if recorder else ())
+
+
+def _model_path(settings: Settings) -> Path:
+    from assistant.model_files import qwen_gguf
+
+    return Path(settings.gguf_path) if settings.gguf_path else qwen_gguf(progress=_assembly_progress())
 
 
 class _StepRecorder:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from assistant.errors import ConfigError
+from assistant.llms.base import estimate_tokens
 from assistant.settings import Settings
 
 Factory = Callable[[Settings], object]
@@ -30,10 +31,15 @@ def _extractive(settings: Settings):
     return ExtractiveBackend.from_settings(settings)
 
 
+def _oracle(settings: Settings):
+    raise ConfigError("the oracle reader answers from a QA set's reference answers: use it with assistant eval --llm oracle")
+
+
 _BUILTIN: dict[str, tuple[Factory, str]] = {
     "local": (_local, "llama.cpp in-process on a GGUF (default: packaged Qwen2.5-Coder-1.5B-Instruct)"),
     "openai": (_openai, "any OpenAI-compatible server: OpenAI, Ollama, vLLM, llama.cpp server, LM Studio"),
     "extractive": (_extractive, "no model: quotes the best-matching sentences of the passages"),
+    "oracle": (_oracle, "eval only: answers with the QA set's reference keys (what the pipeline loses)"),
 }
 _registered: dict[str, tuple[Factory, str]] = {}
 
@@ -66,11 +72,34 @@ def resolve_name(name: str) -> str:
 
 
 def create(settings: Settings):
+    """The backend named by `settings.llm`, behind the completion cache when `completion_cache` is set
+    and the backend is a model worth caching (local, openai)."""
     name = resolve_name(settings.llm)
     backends = available()
     if name not in backends:
         raise ConfigError(f"unknown LLM backend {name!r}; choose one of: {', '.join(sorted(backends))}, auto")
-    return backends[name][0](settings)
+    factory = backends[name][0]
+    if settings.completion_cache and name in ("local", "openai"):
+        return _cached(name, factory, settings)
+    return factory(settings)
+
+
+def _cached(name: str, factory: Factory, settings: Settings):
+    from assistant.llms.cache import CachedLLM, CompletionStore, identity
+
+    who = identity(settings, name)
+    store = CompletionStore(settings.completion_cache)  # type: ignore[arg-type]
+    if name == "local":
+        from assistant.llms.local import LocalBackend
+
+        return CachedLLM(lambda: factory(settings), who, store, name=LocalBackend.name_for(settings),  # type: ignore[arg-type]
+                         strategy=LocalBackend.strategy, replay=settings.completion_replay,
+                         context_window=settings.n_ctx, count_tokens=LocalBackend.tokenizer(settings))
+    from assistant.llms.openai_backend import OpenAIBackend
+
+    return CachedLLM(lambda: factory(settings), who, store, name=f"openai:{settings.openai_model}",  # type: ignore[arg-type]
+                     strategy=OpenAIBackend.strategy, replay=settings.completion_replay,
+                     context_window=settings.openai_context_window, count_tokens=estimate_tokens)
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
