@@ -76,14 +76,17 @@ def bench_first_token(settings: Settings, questions: list[str], runs: int, log: 
     for run in range(1, runs + 1):
         for q in questions:
             answer = assistant.ask(q)
-            if "first_token" in answer.timings_ms and not answer.refused:
+            # Every turn a model read and answered, whether the answer was then given or withheld (a
+            # backend without a model: every answer it gave).
+            asked = answer.usage.get("prompt_tokens")
+            if "first_token" in answer.timings_ms and (asked or not answer.refused):
                 firsts.append(answer.timings_ms["first_token"])
                 totals.append(answer.timings_ms["total"])
-                if answer.usage.get("prompt_tokens"):
-                    prompt_tokens.append(answer.usage["prompt_tokens"])
+                if asked:
+                    prompt_tokens.append(asked)
         log(f"run {run}: {len(firsts)} answers so far, first token p50 {statistics.median(firsts) if firsts else 0:.0f} ms")
     if not firsts:
-        raise InputError("no question was answered (all refused); give questions the index can answer")
+        raise InputError("the model was asked no question (none matched the index); give questions the index can answer")
     return {
         "llm": assistant.llm.name, "k": settings.k, "answers": len(firsts), "runs": runs,
         "prompt_tokens_median": statistics.median(prompt_tokens) if prompt_tokens else None,

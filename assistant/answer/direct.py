@@ -24,7 +24,7 @@ from assistant.lexical import token_spans, tokenize
 from assistant.sentences import Sentence
 
 MAX_SENTENCES = 3  # a short answer is located in at most this many sentences
-REACH = 12  # words: how far from a span a part the question asks for may stand and still be taken in
+REACH = 25  # words: how far from a span a part the question asks for may stand in its sentence and still be taken in
 LINE_WORDS = 45  # a span widened past this many words is cut back to its core
 
 
