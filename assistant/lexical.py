@@ -56,10 +56,32 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+def _base(word: str) -> str:
+    """The word without what follows an apostrophe ("didn't" is "didn", "China's" is "china")."""
+    return word.replace("’", "'").split("'")[0]
+
+
 def tokenize(text: str) -> list[str]:
-    words = [w.replace("’", "'").split("'")[0] for w in _WORD.findall(text.lower())]
+    words = [_base(w) for w in _WORD.findall(text.lower())]
     stop = _stopwords()
     return _stemmer().stemWords([w for w in words if w and w not in stop])
+
+
+_WORD_ANY_CASE = re.compile(_WORD.pattern, re.IGNORECASE)
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each word `tokenize` reads stands in `text` (stopwords included): for reading words in
+    their order and place (support.py's claims)."""
+    return [m.span() for m in _WORD_ANY_CASE.finditer(text)]
+
+
+def terms(words: Sequence[str]) -> list[str]:
+    """`tokenize`'s term of each word, '' for a stopword: tokenize(w) of each w, stemmed at once."""
+    stop = _stopwords()
+    bases = [_base(w.lower()) for w in words]
+    kept = iter(_stemmer().stemWords([b for b in bases if b and b not in stop]))
+    return [next(kept) if b and b not in stop else "" for b in bases]
 
 
 K1 = 1.5  # bm25s's defaults; an index records them in params.index.json
