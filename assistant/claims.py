@@ -13,7 +13,8 @@ or a content word. A word is negated when an odd number of cues (not, no, never,
 none, without, unlikely, unable, fail(ed) to, refuse(d) to, instead of, rather than) stand before it
 in its clause: "unlikely to cede leverage without reciprocal actions" negates "cede", not
 "reciprocal"; a cue closing its clause ("how valuable they could not be") negates what comes
-before it. "not only/just/merely" is no negation ("not only X but Y" states X)."""
+before it. "not only/just/merely" is no negation ("not only X but Y" states X), nor is a bound ("no
+more than 65%")."""
 
 from __future__ import annotations
 
@@ -32,12 +33,13 @@ NEGATIONS = frozenset({"not", "no", "never", "nor", "neither", "none", "nothing"
 NEGATING_VERBS = frozenset({"fail", "refus"})  # terms of "failed to", "refuse to"
 NEGATING_PAIRS = frozenset({("instead", "of"), ("rather", "than")})  # "rather than a bargaining chip"
 NOT_NEGATING = frozenset({"only", "just", "merely", "simply"})  # "not only X but Y" states X
+BOUNDS = frozenset({"more", "less", "fewer", "later", "earlier"})  # "no more than 65%" is a bound, not a negation
 CLAUSE_WORDS = frozenset({"but", "while", "whereas", "although", "though", "however", "because", "unless", "instead",
                           "despite"})
 # Words that say nothing of their own about what is claimed: auxiliaries, pronouns, verdict words.
 FUNCTION_WORDS = """do does did doing done has have had having been being can could would should shall might must am
     were he she his her him we our you your i me my its them those which who whom whose what when where also yes
-    true false said say says any some all each every other more most much many only even just very so than both
+    true false said say says any some all each every other most much many only even just very so than both
     either""".split()
 STATING = ("", "name")  # the kinds of word that say something: content words and names
 _CLAUSE_GAP = re.compile(r"[,;:()\[\]!?\n]|\s[-–—]\s|[–—]")
@@ -71,12 +73,17 @@ class Reading:
         return self.kind[i] in STATING
 
 
-def _is_cue(words: list[str], term_of: list[str], i: int) -> bool:
+def _cue(words: list[str], term_of: list[str], i: int) -> str:
+    """"negation" for a negation cue, "bound" for one negating only the comparative after it ("no
+    more than 65%": "more" is negated, not what 65% is of), else ''."""
     w = words[i].lower().replace("’", "'")
     following = words[i + 1].lower() if i + 1 < len(words) else ""
     if w in NEGATIONS or w.endswith("n't"):
-        return following not in NOT_NEGATING
-    return (term_of[i] in NEGATING_VERBS and following == "to") or (w, following) in NEGATING_PAIRS
+        if following in BOUNDS and i + 2 < len(words) and words[i + 2].lower() == "than":
+            return "bound"
+        return "" if following in NOT_NEGATING else "negation"
+    negating = (term_of[i] in NEGATING_VERBS and following == "to") or (w, following) in NEGATING_PAIRS
+    return "negation" if negating else ""
 
 
 def _words(text: str) -> tuple[list[tuple[int, int]], list[str]]:
@@ -109,7 +116,7 @@ def read(text: str) -> Reading:
     function = _function_terms()
     sentence, clause, negated, kind = [], [], [], []
     s = c = 0
-    parity = False
+    parity = bound = False
     for i, (start, end) in enumerate(spans):
         new_sentence = s + 1 < len(starts) and start >= starts[s + 1]
         while s + 1 < len(starts) and start >= starts[s + 1]:
@@ -119,9 +126,11 @@ def read(text: str) -> Reading:
             c += 1
             parity = False
         first_of_sentence = i == 0 or new_sentence or bool(_OPENING.search(gap))
-        cue = _is_cue(words, term_of, i)
+        cue = _cue(words, term_of, i)
         if cue:
             k = "cue"
+        elif bound:
+            k = ""  # the comparative of a bound: compared as a content word
         elif i in figure_words:
             k = "figure"
         elif not term_of[i]:
@@ -134,9 +143,10 @@ def read(text: str) -> Reading:
             k = ""
         sentence.append(s)
         clause.append(c)
-        negated.append(parity and not cue)
+        negated.append(not cue and parity != bound)
         kind.append(k)
-        parity ^= cue
+        parity ^= cue == "negation"
+        bound = cue == "bound"
     # A sentence's first word is a name when the text writes it as one elsewhere ("China ... . ..., China").
     name_terms = frozenset(t for t, k in zip(term_of, kind) if k == "name")
     for i, (t, k) in enumerate(zip(term_of, kind)):
