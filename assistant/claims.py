@@ -42,11 +42,12 @@ FUNCTION_WORDS = """do does did doing done has have had having been being can co
     true false said say says any some all each every other most much many only even just very so than both
     either""".split()
 STATING = ("", "name")  # the kinds of word that say something: content words and names
-_CLAUSE_GAP = re.compile(r"[,;:()\[\]!?\n]|\s[-–—]\s|[–—]")
+_CLAUSE_GAP = re.compile(r"[,;:()\[\]!?\n]|\s[-–—]\s|[–—]|\s\s")  # two spaces: where a citation marker was
 _OPENING = re.compile(r"[“‘\"]\s*$")  # before a word that opens a quotation
 _ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")  # U.S. is US
 _SET_OFF = re.compile(r"\W*\w+\s*(?:[,.;:!–—-]|$)")  # "No," "Yes." "No -": a verdict, not "No more than"
 
+ALIGN_SHARE = default("claim_align_share")  # of a claim's clause a passage sentence must state to be read against it
 SLOT_NEIGHBOURS = default("claim_slot_neighbours")  # words either side that place a figure or name in a sentence
 VERDICT_COVER = default("claim_verdict_cover")  # share of a question's terms a text must hold to answer it
 
@@ -199,11 +200,11 @@ def _segments(claim: Reading, least: int = 3) -> list[list[int]]:
     return out
 
 
-def _aligned(terms: set[str], passage: Reading) -> list[int]:
-    """The passage's sentences sharing the most of these terms (at least half of them, and two)."""
+def _aligned(terms: set[str], passage: Reading, share: float = ALIGN_SHARE) -> list[int]:
+    """The passage's sentences sharing the most of these terms (at least `share` of them, and two)."""
     shared = [len(terms & set(one)) for one in passage.sentence_polarity]
     best = max(shared, default=0)
-    return [n for n, k in enumerate(shared) if k == best] if best >= max(2, len(terms) / 2) else []
+    return [n for n, k in enumerate(shared) if k == best] if best >= max(2, share * len(terms)) else []
 
 
 def negation(claim: Reading, passage: Reading) -> str:

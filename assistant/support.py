@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.claims import conflict
 from assistant.citations import best_quote, claims, figures
@@ -51,14 +52,28 @@ def missing(sentence: str, passage: str, question: str = "", min_overlap: float 
     "Yes"/"No" answers the question and is not looked for in the passage."""
     verdict, rest = yes_no(sentence)
     sentence = rest if verdict else sentence
-    if absent := figures(sentence) - figures(passage):
+    stated = _stated(passage)
+    if absent := figures(sentence) - stated.figures:
         return f"figure {min(absent)} is not in the passage"
-    if absent := capitalised(sentence) - words(passage) - words(question):
+    if absent := capitalised(sentence) - stated.words - words(question):
         return f"name {min(absent)!r} is not in the passage"
     terms = set(tokenize(sentence))
-    if terms and len(terms & set(tokenize(passage))) < min_overlap * len(terms):
+    if terms and len(terms & stated.terms) < min_overlap * len(terms):
         return "the passage holds too few of its words"
     return ""
+
+
+@dataclass(frozen=True)
+class _Stated:
+    figures: frozenset[str]
+    words: frozenset[str]
+    terms: frozenset[str]
+
+
+@lru_cache(maxsize=256)
+def _stated(passage: str) -> _Stated:
+    """A passage's figures, words and terms, read once: every answer sentence is held against every shown passage."""
+    return _Stated(frozenset(figures(passage)), frozenset(words(passage)), frozenset(tokenize(passage)))
 
 
 def capitalised(sentence: str) -> set[str]:
