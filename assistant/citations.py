@@ -104,13 +104,18 @@ def claims(text: str) -> list[tuple[str, list[int], tuple[int, int]]]:
 _FIGURE = re.compile(r"\d[\d,.]*\d|\d")
 
 
+def figure_spans(text: str) -> list[tuple[str, int, int]]:
+    """(figure, start, end) of each number a text states; the figure as `figures` gives it."""
+    out = []
+    for m in _FIGURE.finditer(text):
+        f = m.group().replace(",", "").rstrip(".")
+        out.append((f.lstrip("0") or "0" if f.isdigit() else f, m.start(), m.end()))
+    return out
+
+
 def figures(text: str) -> set[str]:
     """The numbers a text states, as written but without thousands commas or leading zeros ("06 June" is 6)."""
-    out = set()
-    for f in _FIGURE.findall(text):
-        f = f.replace(",", "").rstrip(".")
-        out.add(f.lstrip("0") or "0" if f.isdigit() else f)
-    return out
+    return {f for f, _, _ in figure_spans(text)}
 
 
 def best_quote(claim: str, hit: Hit) -> tuple[int, int, str, float]:

@@ -56,8 +56,13 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+def _base(word: str) -> str:
+    """The word without what follows an apostrophe ("didn't" is "didn", "China's" is "china")."""
+    return word.replace("’", "'").split("'")[0]
+
+
 def tokenize(text: str) -> list[str]:
-    words = [w.replace("’", "'").split("'")[0] for w in _WORD.findall(text.lower())]
+    words = [_base(w) for w in _WORD.findall(text.lower())]
     stop = _stopwords()
     return _stemmer().stemWords([w for w in words if w and w not in stop])
 
@@ -65,13 +70,24 @@ def tokenize(text: str) -> list[str]:
 _WORD_ANY_CASE = re.compile(_WORD.pattern, re.IGNORECASE)
 
 
-def token_spans(text: str) -> list[tuple[str, int, int]]:
-    """`tokenize`'s tokens with where each stands in `text`: (stem, start, end)."""
-    found = [(m.group(0).lower().replace("’", "'").split("'")[0], m.start(), m.end()) for m in _WORD_ANY_CASE.finditer(text)]
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each word `tokenize` reads stands in `text` (stopwords included): for reading words in
+    their order and place (support.py's claims)."""
+    return [m.span() for m in _WORD_ANY_CASE.finditer(text)]
+
+
+def terms(words: Sequence[str]) -> list[str]:
+    """`tokenize`'s term of each word, '' for a stopword: tokenize(w) of each w, stemmed at once."""
     stop = _stopwords()
-    kept = [(w, a, b) for w, a, b in found if w and w not in stop]
-    stems = _stemmer().stemWords([w for w, _, _ in kept])
-    return [(stem, a, b) for stem, (_, a, b) in zip(stems, kept)]
+    bases = [_base(w.lower()) for w in words]
+    kept = iter(_stemmer().stemWords([b for b in bases if b and b not in stop]))
+    return [next(kept) if b and b not in stop else "" for b in bases]
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """`tokenize`'s tokens with where each stands in `text`: (term, start, end)."""
+    spans = word_spans(text)
+    return [(t, a, b) for t, (a, b) in zip(terms([text[a:b] for a, b in spans]), spans) if t]
 
 
 K1 = 1.5  # bm25s's defaults; an index records them in params.index.json

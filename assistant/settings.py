@@ -114,6 +114,15 @@ class Settings(BaseSettings):
     # Choosing the sentences a model is shown: each counts this / n more under the n-th passage (0 = off).
     sentence_passage_prior: float = Field(0.0, ge=0.0)
     support_min_overlap: float = 0.5  # a passage holds a sentence: its figures, names and this share of its words
+    # What a passage says against a claim (claims.py): a claim's clause is read against the passage's sentences that
+    # state at least claim_align_share of its terms (a negation there the other way is flagged) ...
+    claim_align_share: float = Field(0.75, ge=0.0, le=1.0)
+    # ... a figure or name of the claim is flagged where the passage,
+    # between the same claim_slot_neighbours words either side (content words, names, figures), has another one.
+    claim_slot_neighbours: int = Field(2, ge=1)
+    # A text answers a yes/no question "no" holding this share of its terms with one of them negated the other way;
+    # "yes" only holding all of them (claims.verdict).
+    claim_verdict_cover: float = Field(0.75, ge=0.0, le=1.0)
     quote_min_overlap: float = 0.25  # a citation's quote below this share of the claim's words is "weak support"
     recite_margin: float = 0.2  # a claim copied from another passage matches it this much better than the cited one
     recite_min: float = 0.5  # ... and that passage holds at least this share of it

@@ -1,15 +1,20 @@
 """Claim support, checked after the answer is written and independently of how it was written: does
 the passage an answer sentence cites hold it? A passage holds a sentence when it states every
-figure and every name the sentence states and most of its content words. A sentence its cited
-passage does not hold is cited to a shown passage that does, or removed; an answer left with
-nothing held is a refusal. Each sentence comes back as a `Claim` with its supporting quote."""
+figure and every name the sentence states and most of its content words, and says nothing against
+it (`claims.py`): no negation the other way, no figure or name beside something else than the
+sentence says, no yes/no verdict the other way. A sentence its cited passage does not hold is
+cited to a shown passage that does, or removed (a bare "Yes"/"No" is not moved: any passage that
+does not address the question would take it); an answer left with nothing held is a refusal. Each
+sentence comes back as a `Claim` with its supporting quote."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+from assistant.claims import conflict
 from assistant.citations import best_quote, claims, figures
 from assistant.grounding import is_refusal, names, words, yes_no
 from assistant.lexical import tokenize
@@ -32,16 +37,43 @@ def _passage(hit: Hit) -> str:
 
 
 def holds(sentence: str, passage: str, question: str = "", min_overlap: float = MIN_OVERLAP) -> bool:
-    """The passage states the sentence's figures and names and at least `min_overlap` of its content words.
-    A leading "Yes"/"No" answers the question and is not looked for in the passage."""
+    return not unsupported(sentence, passage, question, min_overlap)
+
+
+def unsupported(sentence: str, passage: str, question: str = "", min_overlap: float = MIN_OVERLAP) -> str:
+    """Why the passage does not hold the sentence; '' when it holds it: it states what the sentence
+    states (`missing`) and says nothing against it (`claims.conflict`)."""
+    return missing(sentence, passage, question, min_overlap) or conflict(sentence, passage, question)
+
+
+def missing(sentence: str, passage: str, question: str = "", min_overlap: float = MIN_OVERLAP) -> str:
+    """What of the sentence the passage does not state ('' when nothing): a figure, a name (the
+    question's names count as stated), or more than `min_overlap` of its content words. A leading
+    "Yes"/"No" answers the question and is not looked for in the passage."""
     verdict, rest = yes_no(sentence)
     sentence = rest if verdict else sentence
-    if figures(sentence) - figures(passage):
-        return False
-    if capitalised(sentence) - words(passage) - words(question):
-        return False
+    stated = _stated(passage)
+    if absent := figures(sentence) - stated.figures:
+        return f"figure {min(absent)} is not in the passage"
+    if absent := capitalised(sentence) - stated.words - words(question):
+        return f"name {min(absent)!r} is not in the passage"
     terms = set(tokenize(sentence))
-    return not terms or len(terms & set(tokenize(passage))) >= min_overlap * len(terms)
+    if terms and len(terms & stated.terms) < min_overlap * len(terms):
+        return "the passage holds too few of its words"
+    return ""
+
+
+@dataclass(frozen=True)
+class _Stated:
+    figures: frozenset[str]
+    words: frozenset[str]
+    terms: frozenset[str]
+
+
+@lru_cache(maxsize=256)
+def _stated(passage: str) -> _Stated:
+    """A passage's figures, words and terms, read once: every answer sentence is held against every shown passage."""
+    return _Stated(frozenset(figures(passage)), frozenset(words(passage)), frozenset(tokenize(passage)))
 
 
 def capitalised(sentence: str) -> set[str]:
@@ -67,7 +99,9 @@ def check(text: str, hits: Sequence[Hit], question: str = "", min_overlap: float
             continue  # "Also." states nothing to support
         good = [n for n in cited if holds(sentence, shown[n], question, min_overlap)]
         if not good:
-            others = [n for n in shown if n not in cited and holds(sentence, shown[n], question, min_overlap)]
+            verdict, rest = yes_no(sentence)
+            bare = bool(verdict) and not tokenize(rest)  # a passage silent on the question would take a bare "No"
+            others = [n for n in shown if not bare and n not in cited and holds(sentence, shown[n], question, min_overlap)]
             if others:  # cited to the passage that holds it
                 good = others[:1]
                 edits.append((start, end, _recite(text[start:end], good[0])))

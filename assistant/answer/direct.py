@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant import grounding
+from assistant import claims, grounding
 from assistant.citations import MARKER, figures
 from assistant.lexical import token_spans, tokenize
 from assistant.sentences import Sentence
@@ -301,13 +301,15 @@ def widen(span: Span, question: str, parts: Sequence[str], whole_clause: bool = 
     return Span(span.sentence, start, end), tuple(missing)
 
 
-_NEGATION_BEFORE = re.compile(r"\b(?:not|no|never|without|n['’]t)\s+(?:\S+\s+){0,2}$", re.IGNORECASE)
+NEGATION = re.compile(  # claims.py's cues, as one pattern
+    rf"\b(?:{'|'.join(sorted(claims.NEGATIONS))}|fail(?:s|ed)? to|refus(?:e|es|ed) to|instead of|rather than)\b"
+    r"|\w+n['’]t\b", re.IGNORECASE)
+# A negation standing before the span in its clause: "will not be used for military purposes" is
+# never "military".
+_NEGATION_BEFORE = re.compile(rf"(?:{NEGATION.pattern})\s+(?:[^\s,;:.]+\s+){{0,20}}$", re.IGNORECASE)
 
 
 # -- the verdict ---------------------------------------------------------------------------------
-
-NEGATION = re.compile(r"\b(not|no|never|without|neither|nor|none|unlikely|fail(s|ed)? to|refus(e|es|ed) to)\b|n['’]t\b",
-                      re.IGNORECASE)
 
 
 def stated_verdict(question: str, sentence: str) -> str:
