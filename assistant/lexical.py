@@ -218,13 +218,51 @@ class BM25Index:
             return np.zeros(self._num_docs, dtype=np.float32)
         if self._model is not None:
             return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
-        assert self._csc is not None  # loaded from its saved arrays when there is no bm25s model
-        data, indices, indptr = self._csc
+        return self.weighted_scores([(t, 1.0) for t in tokens])
+
+    def weighted_scores(self, terms: Sequence[tuple[str, float]]) -> np.ndarray:
+        """The sum over (term, weight) of weight x the term's BM25 score in every chunk (a query whose
+        terms count differently, as pseudo-relevance feedback makes one)."""
         scores = np.zeros(self._num_docs, dtype=np.float32)
-        for token_id in (vocab[t] for t in tokens):  # in query order, as bm25s adds them
+        if self._csc is None:  # an old bm25s variant: its own scoring, term by term
+            for term, weight in terms:
+                if term in self._vocab:
+                    scores += np.float32(weight) * np.asarray(self._model.get_scores([term]), dtype=np.float32)
+            return scores
+        data, indices, indptr = self._csc
+        for term, weight in terms:  # in query order, as bm25s adds them
+            if term not in self._vocab:
+                continue
+            token_id = self._vocab[term]
             start, end = int(indptr[token_id]), int(indptr[token_id + 1])
-            np.add.at(scores, indices[start:end], data[start:end])
+            values = data[start:end] if weight == 1.0 else data[start:end] * np.float32(weight)
+            np.add.at(scores, indices[start:end], values)
         return scores
+
+
+def rm3_terms(query: str, documents: Sequence[tuple[str, float]], n_terms: int,
+              original_weight: float) -> list[tuple[str, float]]:
+    """RM3 pseudo-relevance feedback (Lavrenko & Croft's relevance model, interpolated with the
+    query): the `n_terms` terms most probable under the top documents (each term's share of a
+    document, weighted by the document's share of their scores), mixed with the query's own terms
+    as `original_weight` x query + (1 - `original_weight`) x feedback. (term, weight) pairs."""
+    query_terms = tokenize(query)
+    mixed: dict[str, float] = {}
+    for term in query_terms:
+        mixed[term] = mixed.get(term, 0.0) + original_weight / len(query_terms)
+    total = sum(score for _, score in documents)
+    model: dict[str, float] = {}
+    for text, score in documents:
+        terms = tokenize(text)
+        if not terms or total <= 0:
+            continue
+        for term, count in Counter(terms).items():
+            model[term] = model.get(term, 0.0) + (count / len(terms)) * (score / total)
+    best = sorted(model.items(), key=lambda kv: (-kv[1], kv[0]))[:n_terms]
+    norm = sum(p for _, p in best) or 1.0
+    for term, p in best:
+        mixed[term] = mixed.get(term, 0.0) + (1 - original_weight) * p / norm
+    return list(mixed.items())
 
 
 def _count_terms(texts: Sequence[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -210,11 +211,18 @@ class NumpyBertEmbedder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
-        cls, sep = self._tokenizer.token_to_id("[CLS]"), self._tokenizer.token_to_id("[SEP]")
+        # A model that embeds questions and passages with different prefixes (E5: "query: ", "passage: "),
+        # other special tokens, or a character map applied before its tokenizer says so in text.json.
+        text = json.loads((folder / "text.json").read_text()) if (folder / "text.json").is_file() else {}
+        self.query_prefix: str = text.get("query_prefix", "")
+        self.passage_prefix: str = text.get("passage_prefix", "")
+        self._charmap = str.maketrans(text["charmap"]) if text.get("charmap") else None
+        first, last = text.get("first_token", "[CLS]"), text.get("last_token", "[SEP]")
+        cls, sep = self._tokenizer.token_to_id(first), self._tokenizer.token_to_id(last)
         if cls is None or sep is None:
             from assistant.errors import ModelError
 
-            raise ModelError(f"{folder}/tokenizer.json has no [CLS]/[SEP] tokens: not a BERT tokenizer")
+            raise ModelError(f"{folder}/tokenizer.json has no {first}/{last} tokens: not a BERT tokenizer")
         self._cls: int = cls
         self._sep: int = sep
         self._model = model if model is not None else NumpyBert(folder)
@@ -227,16 +235,25 @@ class NumpyBertEmbedder:
         except ImportError:
             self._threadpools = None
 
-    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+    def _prepared(self, texts: Sequence[str], prefix: str = "") -> list[str]:
+        if self._charmap is None:
+            return [prefix + t for t in texts] if prefix else list(texts)
+        return [_SPACES.sub(" ", (prefix + t).translate(self._charmap)) for t in texts]
+
+    def _ids(self, texts: Sequence[str], prefix: str = "") -> list[list[int]]:
         """[CLS] pieces [SEP], cut to max_seq_length as sentence-transformers cuts them."""
-        pieces = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        pieces = self._tokenizer.encode_batch(self._prepared(texts, prefix), add_special_tokens=False)
         room = self.max_seq_length - 2
         return [[self._cls, *e.ids[:room], self._sep] for e in pieces]
 
-    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Questions: as passages, with the model's query prefix (E5's "query: ") instead."""
+        return self.embed(texts, prefix=self.query_prefix)
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False, prefix: str | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        ids = self._ids(texts)
+        ids = self._ids(texts, self.passage_prefix if prefix is None else prefix)
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # similar lengths pad little
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         limit = (self._threadpools.limit(limits=self.threads, user_api="blas") if self._threadpools
@@ -259,4 +276,7 @@ class NumpyBertEmbedder:
             out[batch] = self._model(*padded(ids, batch))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        return [len(e.ids) for e in self._tokenizer.encode_batch(self._prepared(texts), add_special_tokens=False)]
+
+
+_SPACES = re.compile(" {2,}")

@@ -105,9 +105,7 @@ class Assistant:
                 on_text(piece)
 
         s = self.settings
-        idf = self.index.bm25.idf if s.sentence_overlap_idf else None
-        ranked = functools.cache(lambda: sentences.rank(self.embedder, query, shown, s.sentence_min_words,
-                                                        s.sentence_overlap_bonus, idf))
+        ranked = functools.cache(lambda: sentences.ranking(self.embedder, self.index, query, shown, s))
         run = strategies.RUN[self.strategy]
         draft = run(self, query, shown, ranked, relay) if shown else strategies.Draft(REFUSAL)
         t3 = time.perf_counter()

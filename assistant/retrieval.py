@@ -183,6 +183,8 @@ class Retriever:
             lexical = self.index.bm25.scores(query)
             if mask is not None:
                 lexical = np.where(mask, lexical, 0.0)
+            if s.rm3_terms and s.rm3_docs:
+                lexical = self._feedback(query, lexical, mask)
             # Chunks sharing no query term are not lexical candidates at all.
             rankings.append([i for i in _top(lexical, s.candidates, mask) if lexical[i] > 0])
             weights.append(s.bm25_weight)
@@ -209,6 +211,20 @@ class Retriever:
                      redundant=lambda i, j: _already_shown(chunks[rows[i]], chunks[rows[j]], shown(rows[j])))
         score_of = dict(fused)
         return [self._hit(row, score_of[row], rank, shown(row)) for rank, row in enumerate(chosen, 1)]
+
+    def _feedback(self, query: str, lexical: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """BM25 again with the query expanded by RM3 from the `rm3_docs` best chunks (lexical.rm3_terms)."""
+        from assistant.lexical import rm3_terms
+
+        s = self.settings
+        top = [r for r in _top(lexical, s.rm3_docs, mask) if lexical[r] > 0]
+        if not top:
+            return lexical
+        docs = self.index.documents
+        feedback = [(f"{docs[self.index.chunks[r].doc_id].title} {self.index.chunks[r].text}", float(lexical[r]))
+                    for r in top]
+        expanded = self.index.bm25.weighted_scores(rm3_terms(query, feedback, s.rm3_terms, s.rm3_query_weight))
+        return np.where(mask, expanded, 0.0) if mask is not None else expanded
 
     def _shown_span(self, row: int) -> tuple[int, int]:
         """The chunk widened by `window_sentences` sentences each side: what the model is shown."""

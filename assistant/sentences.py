@@ -15,7 +15,7 @@ import numpy as np
 
 from assistant.chunking import sentence_spans
 from assistant.lexical import tokenize
-from assistant.settings import default
+from assistant.settings import Settings, default
 from assistant.types import Hit
 
 MIN_WORDS = default("sentence_min_words")  # shorter "sentences" are headings, bylines and captions
@@ -51,8 +51,11 @@ def scores(embedder, question: str, sentences: Sequence[str], bonus: float = OVE
     """Cosine to the question plus `bonus` x the share of the question's words a sentence holds,
     each word weighted by `idf` (its rarity in the collection: "dysprosium" counts for more than
     "China" in articles about China) or, without it, all alike."""
-    vectors = embedder.embed([question, *sentences])
-    cosine = vectors[1:] @ vectors[0]
+    if getattr(embedder, "query_prefix", ""):  # E5: the question embedded as a query, the sentences as passages
+        cosine = embedder.embed(sentences) @ embedder.embed_query([question])[0]
+    else:
+        vectors = embedder.embed([question, *sentences])
+        cosine = vectors[1:] @ vectors[0]
     q_terms = set(tokenize(question))
     weight = {t: idf(t) if idf else 1.0 for t in q_terms}
     total = sum(weight.values()) or 1.0
@@ -84,3 +87,16 @@ def best(ranked: Sequence[Sentence], count: int, passage_prior: float = PASSAGE_
             break
         chosen.setdefault(sentence.text, sentence)
     return sorted(chosen.values(), key=lambda x: x.position)
+
+
+def ranking(embedder, index, question: str, hits: Sequence[Hit], settings: Settings) -> list[Sentence]:
+    """`rank` as the settings say: every answer and the eval rank the shown passages' sentences here."""
+    idf = index.bm25.idf if settings.sentence_overlap_idf else None
+    return rank(embedder, question, hits, settings.sentence_min_words, settings.sentence_overlap_bonus, idf)
+
+
+def shown(ranked: Sequence[Sentence], settings: Settings) -> list[Sentence]:
+    """The sentences a language model is shown: the best `prompt_sentences` (12 when that is 0, for
+    the evidence-first strategy, which always shows sentences). The `select` strategy shows these
+    and `assistant eval` scores these, so what is measured is what the model reads."""
+    return best(ranked, settings.prompt_sentences or 12, settings.sentence_passage_prior)

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     recency_weight: float = Field(2.0, ge=0.0)
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    # RM3 pseudo-relevance feedback for BM25 (lexical.rm3_terms): the query expanded by the rm3_terms
+    # likeliest terms of its rm3_docs best chunks, weighted rm3_query_weight : 1 - it. 0 terms = off.
+    rm3_terms: int = Field(0, ge=0)
+    rm3_docs: int = Field(10, ge=1)
+    rm3_query_weight: float = Field(0.5, ge=0.0, le=1.0)
     mmr_lambda: float = Field(0.75, ge=0.0, le=1.0)  # 1.0 turns diversity off
     max_per_document: int = Field(3, ge=0)  # passages from one article in the top k (0 = no limit)
     window_sentences: int = Field(2, ge=0)  # sentences of context shown around each retrieved chunk

@@ -30,7 +30,7 @@ from assistant.errors import ConfigError
 from assistant.llms import Request
 from assistant.llms.base import Step
 from assistant.prompts import REFUSAL, load_template
-from assistant.sentences import Sentence, best
+from assistant.sentences import Sentence, shown as sentences_shown
 from assistant.settings import Settings
 from assistant.types import Hit
 
@@ -171,7 +171,7 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
     candidates = ranked()
     if not candidates or candidates[0].score < s.answerable_threshold:  # nothing near the question: not asked
         return Draft(REFUSAL, selection={"best_score": candidates[0].score if candidates else None})
-    shown = best(candidates, s.prompt_sentences or 12, s.sentence_passage_prior)
+    shown = sentences_shown(candidates, s)
     template = load_template(s.select_prompt, "select")
     request = Request(
         messages=template.messages(sentences=number_sentences(shown, hits), question=question), question=question,
@@ -417,7 +417,7 @@ def free(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], lis
             return Draft(REFUSAL)
         if s.prompt_sentences:
             only = {}
-            for sentence in best(sentences, s.prompt_sentences, s.sentence_passage_prior):
+            for sentence in sentences_shown(sentences, s):  # prompt_sentences > 0 here
                 only.setdefault(sentence.n, []).append(neutralise(sentence.text))
     messages = assistant.template.messages(passages=format_passages(hits, only), question=question, refusal=REFUSAL)
     request = Request(messages=messages, question=question,

@@ -159,6 +159,17 @@ def test_retrieval_scores_use_shown_passages_at_k_and_the_ranking_for_mrr():
     assert scores["ndcg10"] == pytest.approx(1 / math.log2(4))
 
 
+def test_sentence_scores_test_each_quote_against_the_shown_sentences():
+    evs = [evidence("alpha beta gamma"), evidence("delta epsilon", doc_id="d2", start=50, end=63)]
+    sentence = lambda text, doc_id="d1", start=0, end=10: {"doc_id": doc_id, "text": text, "start": start, "end": end}  # noqa: E731
+    shown = [sentence("Alpha beta gamma, it said."), sentence("Unrelated.", doc_id="d2", start=0, end=40)]
+    assert m.sentence_scores(shown, evs) == {"shown_evidence_hit": False, "shown_evidence_hit_any": True}
+    # the second quote's span lies in a shown sentence of its document
+    shown.append(sentence("Delta, epsilon.", doc_id="d2", start=45, end=70))
+    assert m.sentence_scores(shown, evs) == {"shown_evidence_hit": True, "shown_evidence_hit_any": True}
+    assert m.sentence_scores(shown, []) == {"shown_evidence_hit": None, "shown_evidence_hit_any": None}
+
+
 # -- citations -----------------------------------------------------------------------------------
 
 def test_citation_precision_and_recall_count_documents():

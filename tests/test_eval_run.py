@@ -87,9 +87,11 @@ def test_retrieval_only_gives_the_same_retrieval_scores(article_index):
     settings = Settings(index_dir=article_index, llm="extractive")
     full = run_eval(QA, settings, limit=4)
     fast = run_eval(QA, settings, limit=4, retrieval_only=True)
-    retrieval = ("evidence_hit", "evidence_hit_any", "source_recall", "mrr", "ndcg10")
+    retrieval = ("evidence_hit", "evidence_hit_any", "source_recall", "mrr", "ndcg10", "shown_evidence_hit",
+                 "shown_evidence_hit_any")
     for a, b in zip(full["items"], fast["items"]):
         assert {k: a["scores"][k] for k in retrieval} == b["scores"]
+        assert a["prediction"]["sentences"] == b["prediction"]["sentences"] and len(b["prediction"]["sentences"]) == 12
         assert b["prediction"]["answer"] is None
     assert fast["config"]["llm"] is None and "accuracy" not in fast["summary"]["overall"]
 

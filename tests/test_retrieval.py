@@ -130,3 +130,27 @@ def test_filters_parse_as_of_and_it_filters_nothing():
     assert f.as_of == "2025-06-10" and not f  # a day to rank against, not a filter
     with pytest.raises(ConfigError, match="--as-of"):
         Filters.parse(None, None, None, "someday")
+
+
+def test_rm3_mixes_the_query_with_the_likeliest_terms_of_the_top_chunks():
+    from assistant.lexical import rm3_terms, tokenize
+
+    feedback = [("Gallium and germanium exports were curbed by Beijing.", 2.0), ("Gallium prices rose.", 1.0)]
+    terms = dict(rm3_terms("gallium exports", feedback, n_terms=3, original_weight=0.5))
+    assert sum(terms.values()) == pytest.approx(1.0)
+    gallium, exports = tokenize("gallium exports")
+    assert terms[gallium] > terms[exports] == 0.25  # gallium is likeliest in the feedback; exports is not in its best 3
+    assert len(terms) == 4  # the two query terms and the feedback's three best, gallium among them
+    only_query = dict(rm3_terms("gallium exports", feedback, 3, 1.0))
+    assert only_query[gallium] == only_query[exports] == 0.5 and sum(only_query.values()) == 1.0
+
+
+def test_weighted_bm25_with_unit_weights_is_bm25(settings):
+    from assistant.lexical import tokenize
+    from assistant.store import load_index
+
+    index = load_index(settings)
+    q = "seven rare earth metals"
+    assert index.bm25.weighted_scores([(t, 1.0) for t in tokenize(q)]).tolist() == index.bm25.scores(q).tolist()
+    doubled = index.bm25.weighted_scores([(t, 2.0) for t in tokenize(q)])
+    assert np.allclose(doubled, 2 * index.bm25.scores(q))

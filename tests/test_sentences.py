@@ -24,3 +24,32 @@ def test_passage_prior_favours_sentences_of_higher_ranked_passages():
     shown = best(RANKED, 2, passage_prior=0.3)
     assert [x.n for x in shown] == [1, 2]
     assert [x.score for x in shown] == [0.62, 0.60]  # scores themselves are unchanged
+
+
+def test_shown_takes_prompt_sentences_and_twelve_when_that_is_nought():
+    from assistant.sentences import shown
+    from assistant.settings import Settings
+
+    many = [Sentence(1.0 - i / 100, i, 1, f"Distinct sentence number {i} about the talks.", 0, 10) for i in range(20)]
+    assert len(shown(many, Settings(prompt_sentences=3))) == 3
+    assert len(shown(many, Settings(prompt_sentences=0))) == 12  # the evidence-first strategy always shows sentences
+    assert shown(RANKED, Settings(prompt_sentences=2, sentence_passage_prior=0.3)) == best(RANKED, 2, 0.3)
+
+
+def test_the_eval_scores_exactly_the_sentences_the_select_strategy_shows(settings):
+    """One choice of shown sentences: what `select` numbers in its prompt is what the eval records."""
+    import re
+
+    from assistant.evaluation.runner import QuestionRunner
+    from assistant.llms.scripted import ScriptedLLM
+    from assistant.pipeline import Assistant
+
+    question = "Which carmakers got temporary licences to import rare earths?"
+    settings = settings.model_copy(update={"strategy": "select"})
+    llm = ScriptedLLM(['{"evidence": [1], "answer": "Some carmakers."}'])
+    answer = Assistant(settings, llm=llm).ask(question)
+    prompt = "\n".join(m["content"] for m in llm.requests[0].messages)
+    numbered = re.findall(r"^\((\d+)\) (.+)$", prompt, re.MULTILINE)
+    recorded = QuestionRunner(settings, retrieval_only=True).shown_sentences(question, list(answer.hits))
+    assert [int(i) for i, _ in numbered] == list(range(1, len(recorded) + 1)) and len(recorded) == 12
+    assert [text for _, text in numbered] == [x["text"] for x in recorded]

@@ -30,6 +30,9 @@ MEANS = {
     "evidence_hit": "evidence_hit",
     "evidence_hit_any": "evidence_hit_any",
     "answer_in_passages": "answer_in_passages",
+    "shown_evidence_hit": "shown_evidence_hit",
+    "shown_evidence_hit_any": "shown_evidence_hit_any",
+    "answer_in_sentences": "answer_in_sentences",
     "source_recall": "source_recall",
     "mrr": "mrr",
     "ndcg10": "ndcg10",
@@ -289,6 +292,14 @@ def retrieval_scores(shown: Sequence[dict], ranking: Sequence[dict], evidence: S
     }
 
 
+def sentence_scores(sentences: Sequence[dict], evidence: Sequence[dict]) -> dict:
+    """Whether the sentences shown to the model hold every evidence quote, and at least one; a
+    sentence is scored as a passage is (its text and its span in the document)."""
+    found = evidence_found(sentences, evidence)
+    return {"shown_evidence_hit": evidence_hit(found, len(evidence)),
+            "shown_evidence_hit_any": evidence_hit_any(found, len(evidence))}
+
+
 def answer_scores(prediction: dict, must_include: Sequence, sources: Sequence[str], answerable: bool,
                   kind: str = "", verdict: str = "") -> dict:
     citations = prediction["citations"]
@@ -357,7 +368,7 @@ def _summary(items: Sequence[dict], present: set[str], present_types: set[str]) 
         if key in present:
             words = [s[key] for s in scores if s.get(key) is not None]
             out[f"{key}_median"] = statistics.median(words) if words else None
-    for stage in ("retrieval", "total"):
+    for stage in ("retrieval", "sentences", "total"):
         times = [it["timings_ms"][stage] for it in items if stage in it.get("timings_ms", {})]
         if times:
             out[f"{stage}_ms_p50"] = percentile(times, 50)

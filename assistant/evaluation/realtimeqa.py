@@ -169,6 +169,7 @@ def score_question(q: dict, prediction: dict, ranking: list[dict], timings: dict
     scores: dict[str, Any] = {
         "answer_in_corpus": in_corpus,
         "answer_in_passages": any(map(has_gold, prediction["passages"])),
+        "answer_in_sentences": any(map(has_gold, prediction["sentences"])),
         "mrr": metrics.reciprocal_rank([has_gold(p) for p in ranking]),
     }
     if prediction["answer"] is not None:

@@ -16,6 +16,9 @@ LABELS = {
     "ndcg10": "nDCG@10",
     "answer_in_corpus": "answer in corpus (ceiling)",
     "answer_in_passages": "answer in passages@{k}",
+    "shown_evidence_hit": "evidence in shown sentences",
+    "shown_evidence_hit_any": "evidence any in shown sentences",
+    "answer_in_sentences": "answer in shown sentences",
     "refusal_recall": "refusal recall",
     "false_refusal_rate": "false refusal rate",
     "citation_precision": "citation precision",
@@ -30,6 +33,8 @@ LABELS = {
     "answer_words_median": "answer words (median)",
     "retrieval_ms_p50": "retrieval ms p50",
     "retrieval_ms_p95": "retrieval ms p95",
+    "sentences_ms_p50": "sentence ranking ms p50",
+    "sentences_ms_p95": "sentence ranking ms p95",
     "total_ms_p50": "answer ms p50",
     "total_ms_p95": "answer ms p95",
 }

@@ -25,6 +25,12 @@ def passage_record(hit) -> dict:
     return {"doc_id": hit.chunk.doc_id, "chunk_id": hit.chunk.id, "start": start, "end": end, "text": hit.shown_text}
 
 
+def sentence_record(sentence, hits) -> dict:
+    """A sentence shown to the model, as scored and saved: its passage number, document and span."""
+    return {"n": sentence.n, "doc_id": hits[sentence.n - 1].chunk.doc_id, "start": sentence.start,
+            "end": sentence.end, "text": sentence.text, "score": round(sentence.score, 4)}
+
+
 def citation_record(citation) -> dict:
     return {"n": citation.n, "doc_id": citation.doc_id, "chunk_id": citation.chunk_id, "quote": citation.quote}
 
@@ -53,6 +59,14 @@ class QuestionRunner:
             self.retriever = self.assistant.retriever
         self.index = self.retriever.index
 
+    def shown_sentences(self, question: str, hits) -> list[dict]:
+        """The sentences the `select` strategy shows a language model for these passages (the same
+        two calls it makes), whatever the strategy of this run."""
+        from assistant import sentences
+
+        ranked = sentences.ranking(self.retriever.embedder, self.index, question, hits, self.settings)
+        return [sentence_record(x, hits) for x in sentences.shown(ranked, self.settings)]
+
     @property
     def llm_name(self) -> str | None:
         return self.assistant.llm.name if self.assistant else None
@@ -80,6 +94,9 @@ class QuestionRunner:
             prediction = {"answer": None, "refused": None, "citations": []}
             timings = {"retrieval": (time.perf_counter() - started) * 1000}
         prediction["passages"] = [passage_record(h) for h in shown]
+        started = time.perf_counter()
+        prediction["sentences"] = self.shown_sentences(question, shown)
+        timings["sentences"] = (time.perf_counter() - started) * 1000
         # A second, deeper search rather than the first k of it: MMR's candidate pool grows with k, so
         # the top k of a deeper search can differ from the k passages `ask` showed the model.
         if k >= RANKING_DEPTH:
@@ -150,6 +167,7 @@ def evidence_records(item: QAItem, documents: dict) -> list[dict]:
 def score_item(item: QAItem, prediction: dict, ranking: list[dict], timings: dict, documents: dict) -> dict:
     evidence = evidence_records(item, documents)
     scores = metrics.retrieval_scores(prediction["passages"], ranking, evidence, item.sources)
+    scores.update(metrics.sentence_scores(prediction["sentences"], evidence))
     if prediction["answer"] is not None:
         scores.update(metrics.answer_scores(prediction, item.must_include, item.sources, item.answerable, item.type,
                                             item.verdict))
@@ -262,7 +280,7 @@ def load_result(path: Path) -> dict:
     return result
 
 
-ITEM_FLAGS = ("correct", "evidence_hit", "answer_in_passages")  # per-item changes worth listing
+ITEM_FLAGS = ("correct", "evidence_hit", "shown_evidence_hit", "answer_in_passages", "answer_in_sentences")  # per-item changes worth listing
 
 
 def _union(*keys_lists: Sequence[str]) -> list[str]:
