@@ -9,6 +9,20 @@ os.environ.pop("ASSISTANT_INDEX", None)
 
 REPO = Path(__file__).resolve().parents[1]
 ARTICLES = REPO / "articles"
+SHARED = REPO.parent / "shared"  # data beside the repository (CI has it; a plain clone does not)
+
+
+def shared_data(relative: str) -> Path:
+    """`../shared/<relative>`, for the few tests that read data from outside the repository. When it
+    is absent the test is skipped with the reason, except under CI (CI=true), which has the data
+    and so fails rather than skipping silently."""
+    path = SHARED / relative
+    if not path.exists():
+        reason = f"needs {path} (data beside the repository, not in it; CI has it)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
 
 
 @pytest.fixture(autouse=True)
