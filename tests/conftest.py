@@ -12,17 +12,13 @@ ARTICLES = REPO / "articles"
 SHARED = REPO.parent / "shared"  # data beside the repository (CI has it; a plain clone does not)
 
 
-def shared_data(relative: str) -> Path:
-    """`../shared/<relative>`, for the few tests that read data from outside the repository. When it
-    is absent the test is skipped with the reason, except under CI (CI=true), which has the data
-    and so fails rather than skipping silently."""
+def needs_shared(relative: str) -> pytest.MarkDecorator:
+    """For the few tests that read `../shared/<relative>`, data beside the repository: skipped, with
+    the reason, when it is absent; under CI (CI=true), which has the data, never skipped."""
     path = SHARED / relative
-    if not path.exists():
-        reason = f"needs {path} (data beside the repository, not in it; CI has it)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return pytest.mark.skipif(not path.exists() and not in_ci,
+                              reason=f"needs {path} (data beside the repository, not in it; CI has it)")
 
 
 @pytest.fixture(autouse=True)
