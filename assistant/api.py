@@ -15,6 +15,7 @@ The CLI's `ask`/`chat` and `assistant serve` are built on this class; its answer
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from typing import Any
 
 from assistant.pipeline import Assistant as _Pipeline
 from assistant.pipeline import Turn
+from assistant.readers import page_of
 from assistant.retrieval import Filters, Retriever
 from assistant.settings import Settings
 from assistant.store import BuildReport, CURRENT, load_index
@@ -87,8 +89,18 @@ class Assistant(_Pipeline):
         **options: Any,
     ) -> Answer:
         """The checked answer with its citations. `history` is earlier (question, answer) turns, for
-        follow-ups; `on_text` receives the model's text as it is produced."""
-        return super().ask(question, k=k, filters=as_filters(filters), history=history, on_text=on_text, **options)
+        follow-ups; `on_text` receives the model's text as it is produced. A citation of a PDF or
+        Word file names the page its quote starts on."""
+        answer = super().ask(question, k=k, filters=as_filters(filters), history=history, on_text=on_text, **options)
+        return self._with_pages(answer)
+
+    def _with_pages(self, answer: Answer) -> Answer:
+        documents = self.index.documents
+        if not any(documents[c.doc_id].pages for c in answer.citations if c.doc_id in documents):
+            return answer
+        return dataclasses.replace(answer, citations=tuple(
+            dataclasses.replace(c, page=page_of(documents[c.doc_id], c.start)) if c.doc_id in documents else c
+            for c in answer.citations))
 
     def stream(
         self,

@@ -186,7 +186,8 @@ def render_sources(answer) -> None:
         out.print("[dim]No citations.[/dim]")
     for c in answer.citations:
         flag = "" if c.supported else " [yellow](weak support)[/yellow]"
-        out.print(f"[bold][{c.n}][/bold] {escape(c.title or c.doc_id)} [dim]({escape(c.doc_id)}, chars {c.start}–{c.end})[/dim]{flag}")
+        page = f"page {c.page}, " if c.page else ""
+        out.print(f"[bold][{c.n}][/bold] {escape(c.title or c.doc_id)} [dim]({escape(c.doc_id)}, {page}chars {c.start}–{c.end})[/dim]{flag}")
         out.print(f"    “{escape(c.quote)}”")
     own = [c for c in answer.claims if c.text.strip(" “”\"") != c.quote.strip(" “”\"")]  # not quoted verbatim
     if own:

@@ -1,9 +1,9 @@
-"""Paths (folders, .txt, .md, .html, .jsonl) → clean `Document`s, duplicates dropped.
+"""Paths (folders, .txt, .md, .html, .jsonl, .pdf, .docx) → clean `Document`s, duplicates dropped.
 
 Hostile or odd inputs are skipped with a warning and counted (or, for files that cannot be read
 as text, stop the run with one line unless --skip-bad): a file over --max-file-mb is never read;
-a .jsonl is streamed line by line and a line over the limit is skipped, so memory stays bounded
-by the limit and the text kept; symbolic links out of the folder, link loops and broken links
+a .jsonl is streamed line by line and a line over the limit is skipped, and a PDF page by page
+with its text held to the limit (readers.py), so memory stays bounded by the limit and the text kept; symbolic links out of the folder, link loops and broken links
 are skipped; a file that vanishes, or keeps changing, while it is read is skipped; invisible
 format and control characters are removed and citation-like markers ("[2]") in article text
 are made inert ("(2)"), so an article cannot pass for a numbered passage.
@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+from assistant import readers
 from assistant.clean import clean_page_text, find_date
 from assistant.errors import EmptyCorpusError, InputError, UnreadableFileError
 from assistant.types import Document
@@ -30,7 +31,8 @@ from assistant.types import Document
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | readers.PDF_SUFFIXES | readers.DOCX_SUFFIXES
+KINDS = ".txt, .md, .html, .jsonl, .pdf or .docx"
 DEFAULT_MAX_FILE_MB = 25.0  # a news article is well under 1 MB; a .jsonl's limit is per line
 MAX_WARNINGS = 20  # skips beyond this many are summed up in one line
 
@@ -92,7 +94,7 @@ def iter_files(paths: Iterable[Path], skipped: list[str] | None = None, warn: Wa
             yield path
         else:
             raise UnreadableFileError(
-                f"{path}: unsupported file type {path.suffix or '(none)'}; give .txt, .md, .html or .jsonl files"
+                f"{path}: unsupported file type {path.suffix or '(none)'}; give {KINDS} files"
             )
 
 
@@ -195,11 +197,27 @@ def load_file(
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         return list(_load_jsonl(path, max_bytes, [] if skipped is None else skipped, warn))
+    if suffix in readers.PDF_SUFFIXES:
+        return [_from_pdf(path, max_bytes)]
+    if suffix in readers.DOCX_SUFFIXES:
+        return [readers.read_docx(path, read_bytes(path, max_bytes), sanitize)]
     raw = sanitize(read_text(path, max_bytes))
     if suffix in HTML_SUFFIXES:
         return [_from_html(path, raw)]
     cleaned = clean_page_text(raw)
     return [Document(id=path.stem, text=cleaned.text, title=cleaned.title, date=cleaned.date, path=str(path))]
+
+
+def _from_pdf(path: Path, max_bytes: int) -> Document:
+    """Streamed from the file page by page: the file's size is not limited, its text is."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise Skip(f"{path}: not a regular file")
+        return readers.read_pdf(path, max_bytes, sanitize)
+    except readers.TooLarge:
+        raise Skip(f"{path}: its text is over the --max-file-mb limit of {_mb(max_bytes)}") from None
+    except OSError as e:
+        raise _os_error(path, e) from None
 
 
 def _from_html(path: Path, raw: str) -> Document:
@@ -365,5 +383,5 @@ def load_documents(
         warn(f"skipped {len(skipped) - MAX_WARNINGS} more (same kinds of reasons); {len(skipped)} skipped in all")
     if not docs:
         where = ", ".join(str(p) for p in paths)
-        raise EmptyCorpusError(f"no article text found in {where}; give a folder of .txt, .md, .html or .jsonl files")
+        raise EmptyCorpusError(f"no article text found in {where}; give a folder of {KINDS} files")
     return docs
