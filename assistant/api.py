@@ -168,11 +168,13 @@ def index(
     progress: Callable[[str], None] | None = None,
     **settings: Any,
 ) -> BuildReport:
-    """Make the index in `index_dir` mirror `paths` (folders or .txt .md .html .jsonl files; default:
-    what it was built from, else the bundled articles). Only new or changed documents are embedded."""
+    """Make the index in `index_dir` mirror `paths` (folders, .txt .md .html .jsonl .pdf .docx files, and
+    feed or page URLs; default: what it was built from, else the bundled articles). Only new or
+    changed documents are embedded."""
+    from assistant.ingest import is_url
     from assistant.indexing import index_paths
 
     return index_paths(
-        [Path(p) for p in paths], _settings(index_dir, None, settings), rebuild=rebuild, skip_bad=skip_bad,
+        [p if is_url(p) else Path(p) for p in paths], _settings(index_dir, None, settings), rebuild=rebuild, skip_bad=skip_bad,
         warn=progress, progress=progress,
     )

@@ -63,7 +63,7 @@ def check_question(question: str) -> None:
 
 @app.command("index")
 def index_cmd(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Folders or files (.txt .md .html .jsonl); default: what the index was built from, else the bundled articles")] = None,
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Folders, files (.txt .md .html .jsonl .pdf .docx) and feed or page URLs; default: what the index was built from, else the bundled articles")] = None,
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedder or chunking)")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable files with a warning instead of stopping")] = False,
@@ -94,7 +94,7 @@ def index_cmd(
         from assistant.indexing import index_paths
         from assistant.store import LOCK_WAIT_S
 
-        report = index_paths(paths or [], settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say,
+        report = index_paths(as_sources(paths), settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say,
                              max_file_mb=max_file_mb, lock_wait_s=LOCK_WAIT_S if wait else 0.0, ray=ray)
     changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged"
     skipped = f"; skipped {report.skipped} (see the warnings above)" if report.skipped else ""
@@ -102,6 +102,13 @@ def index_cmd(
         f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.path}/: {changes}{skipped}; "
         f"embedded {report.embedded_chunks} chunks in {report.seconds:.1f} s."
     )
+
+
+def as_sources(paths: list[str] | None) -> list[Path | str]:
+    """Command-line arguments as folders and files (Paths) or URLs (kept as written)."""
+    from assistant.ingest import is_url
+
+    return [p if is_url(p) else Path(p) for p in paths or []]
 
 
 def _open_assistant(settings):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assistant.background import Loading
 from assistant.embedders import load_embedder
-from assistant.ingest import DEFAULT_MAX_FILE_MB, ReadFiles, load_documents
+from assistant.ingest import DEFAULT_MAX_FILE_MB, ReadFiles, is_url, load_documents
 from assistant.settings import BUNDLED_ARTICLES_DIR, Settings
 from assistant.store import (
     LOCK_WAIT_S,
@@ -21,7 +21,7 @@ from assistant.store import (
 
 
 def index_paths(
-    paths: Sequence[Path],
+    paths: Sequence[Path | str],
     settings: Settings,
     *,
     rebuild: bool = False,
@@ -32,7 +32,8 @@ def index_paths(
     lock_wait_s: float = LOCK_WAIT_S,
     ray: str | None = None,
 ) -> BuildReport:
-    """Make the index mirror `paths` (default: what it was last built from, else the bundled articles).
+    """Make the index mirror `paths`, folders, files and feed or page URLs (default: what it was last
+    built from, else the bundled articles).
     Every input is read and checked before anything is written. Everything, from reading the
     previous manifest to the commit, happens under the writer lock, so two runs at once are
     serialised: the second starts from what the first committed, and no change is lost.
@@ -51,7 +52,7 @@ def index_paths(
 def _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_mb, on_ray: int = 0) -> BuildReport:
     if not paths:
         previous = read_manifest(settings.index_dir).get("sources") if index_exists(settings.index_dir) else None
-        paths = [Path(p) for p in previous] if previous else [settings.corpus]
+        paths = [p if is_url(p) else Path(p) for p in previous] if previous else [settings.corpus]
     # The model (torch) loads while the files are read and cleaned. On Ray the actors embed; here
     # the query-time embedder (no torch) names the model and its dimension for the manifest.
     loading = Loading(lambda: load_embedder(settings.embedder, settings.embed_batch_size, for_indexing=not on_ray))
@@ -65,7 +66,7 @@ def _index_locked(paths, settings, rebuild, skip_bad, warn, progress, max_file_m
     documents = load_documents(paths, skip_bad=skip_bad, warn=warn, max_file_mb=max_file_mb, skipped=skipped,
                                read_files=read_files)
     embedder = loading.result()
-    sources = [str(Path(p).resolve()) for p in paths]
+    sources = [str(p) if is_url(p) else str(Path(p).resolve()) for p in paths]
     report = build_index(documents, settings, embedder, sources=sources, rebuild=rebuild, progress=progress,
                          chunk_and_embed=chunk_and_embed)
     report.skipped = len(skipped)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import os
 import re
@@ -185,6 +186,11 @@ def normalize_date(value: str) -> str:
     return find_date([value]) if value else ""
 
 
+def is_url(text: object) -> bool:
+    """An http(s) URL given where a path could be (a feed or a page to fetch)."""
+    return isinstance(text, str) and "://" in text and text.split("://", 1)[0].lower() in ("http", "https")
+
+
 def site_of(url: str) -> str:
     host = urlparse(url).netloc.lower()
     return host[4:] if host.startswith("www.") else host
@@ -203,7 +209,7 @@ def load_file(
         return [readers.read_docx(path, read_bytes(path, max_bytes), sanitize)]
     raw = sanitize(read_text(path, max_bytes))
     if suffix in HTML_SUFFIXES:
-        return [_from_html(path, raw)]
+        return [html_document(path.stem, raw, str(path))]
     cleaned = clean_page_text(raw)
     return [Document(id=path.stem, text=cleaned.text, title=cleaned.title, date=cleaned.date, path=str(path))]
 
@@ -220,20 +226,22 @@ def _from_pdf(path: Path, max_bytes: int) -> Document:
         raise _os_error(path, e) from None
 
 
-def _from_html(path: Path, raw: str) -> Document:
+def html_document(doc_id: str, raw: str, path: str, url: str = "") -> Document:
+    """A web page (saved, or fetched from `url`) cleaned by trafilatura: the article's text, title,
+    site and date."""
     import trafilatura  # lazy: lxml is slow to import
 
     text = trafilatura.extract(raw, include_comments=False, include_tables=False, favor_precision=True) or ""
     meta = trafilatura.extract_metadata(raw)
-    url = (meta.url if meta else "") or ""
+    url = (meta.url if meta else "") or url
     return Document(
-        id=path.stem,
+        id=doc_id,
         text=sanitize(text).replace("\n", "\n\n"),
-        title=sanitize((meta.title if meta else "") or path.stem),
+        title=sanitize((meta.title if meta else "") or doc_id),
         source=(meta.sitename if meta else "") or site_of(url),
         url=url,
         date=normalize_date(meta.date if meta and meta.date else ""),
-        path=str(path),
+        path=path,
     )
 
 
@@ -331,7 +339,7 @@ def _read_here(files: Iterable[Path], max_bytes: int) -> Iterator[FileResult]:
 
 
 def load_documents(
-    paths: Iterable[Path],
+    paths: Iterable[Path | str],
     *,
     skip_bad: bool = False,
     warn: Warn | None = None,
@@ -343,17 +351,26 @@ def load_documents(
     left out is appended to `skipped` (one message each) and warned about, the first
     MAX_WARNINGS one by one and the rest in one closing line. `read_files` reads and cleans the
     files elsewhere (`assistant index --ray`), yielding one result per file in their order; the
-    default reads them here, one at a time."""
+    default reads them here, one at a time. URLs (http, https) are fetched after the files: a
+    feed's entries or a page (feeds.py), each fault a note."""
     if max_file_mb <= 0:
         raise InputError(f"--max-file-mb must be positive, not {max_file_mb}")
     paths = list(paths)
     max_bytes = int(max_file_mb * 1e6)
+    urls = [str(p) for p in paths if is_url(p)]
     skipped = [] if skipped is None else skipped
     docs: list[Document] = []
     seen_content: dict[str, str] = {}
     seen_ids: set[str] = set()
-    files = iter_files(paths, skipped, warn)  # lazy: read here, files are found as they are read
-    for result in (read_files or _read_here)(files, max_bytes):
+    files = iter_files([Path(p) for p in paths if not is_url(p)], skipped, warn)  # lazy: found as they are read
+    results: Iterable[FileResult] = (read_files or _read_here)(files, max_bytes)
+    if urls:
+        from assistant import feeds
+        from assistant.fetch import Fetcher, default_cache
+
+        cache = default_cache()
+        results = itertools.chain(results, feeds.read_urls(urls, Fetcher(max_bytes=max_bytes, cache=cache), cache))
+    for result in results:
         for note in result.notes:
             _note(skipped, warn, note)
         if result.skip:

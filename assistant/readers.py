@@ -20,7 +20,6 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -193,7 +192,8 @@ def reflow(lines: list[str], hyphenated: Iterable[str] = ()) -> str:
     if not lines:
         return ""
     keep_hyphen = set(hyphenated)
-    width = statistics.median(sorted(len(line) for line in lines)[len(lines) // 2:])  # the longer half: full lines
+    lengths = sorted(len(line) for line in lines)
+    width = lengths[(3 * len(lengths)) // 4]  # the median of the longer half: a full line
     paragraphs: list[str] = []
     current = ""
     for i, line in enumerate(lines):
