@@ -538,6 +538,46 @@ def serve(
     run(bot, options)
 
 
+@app.command("mcp")
+def mcp_cmd(
+    index: IndexOpt = None,
+    llm: LLMOpt = None,
+    k: KOpt = None,
+    retrieval: RetrievalOpt = None,
+    gguf: GGUFOpt = None,
+    openai_base_url: BaseURLOpt = None,
+    openai_model: ModelOpt = None,
+    http: Annotated[bool, typer.Option("--http", help="Streamable HTTP at http://HOST:PORT/mcp instead of stdio")] = False,
+    host: Annotated[str, typer.Option("--host", help="--http: address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="--http: port to listen on", min=1, max=65535)] = 8001,
+    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="ASSISTANT_API_KEY", help="--http: require the header 'Authorization: Bearer KEY' (as serve)")] = None,
+) -> None:
+    """Serve the index over the Model Context Protocol: tools search, ask and get_document; each
+    document a resource. stdio by default (an MCP client starts this command), or --http."""
+    with user_errors():
+        from assistant.api import Assistant
+        from assistant.errors import require
+        from assistant.indexing import ensure_index
+        from assistant.mcp_server import MCPOptions, run
+
+        require("mcp", "assistant mcp", "mcp")
+        options = MCPOptions(transport="http" if http else "stdio", host=host, port=port, api_key=api_key or None)
+        if http:
+            from assistant.serve.server import check_address, is_loopback
+
+            check_address(host, port)
+        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+                                 openai_base_url=openai_base_url, openai_model=openai_model)
+        ensure_index(settings, progress=say)
+        bot = Assistant(settings)
+    if http:
+        if not is_loopback(host) and not api_key:
+            say(f"warning: listening on {host} without --api-key: anyone who reaches this port can ask")
+        say(f"assistant mcp: {len(bot.index.documents)} articles, answers by {bot.llm.name}; "
+            f"streamable HTTP at http://{host}:{port}/mcp{' (bearer key required)' if api_key else ''}; Ctrl-C stops")
+    run(bot, options)
+
+
 from assistant.evaluation.commands import eval_command  # noqa: E402 - registered after the core commands
 
 app.command("eval")(eval_command)

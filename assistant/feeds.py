@@ -60,11 +60,13 @@ def _is_feed(fetched: Fetched) -> bool:
     return any(tag in head for tag in (b"<rss", b"<feed", b"<rdf:rdf")) and b"<html" not in head
 
 
-def read_urls(urls: Iterable[str], fetcher: Fetcher, cache: Cache) -> Iterator[FileResult]:
+def read_urls(urls: Iterable[str], fetcher: Fetcher, cache: Cache, *, offline: bool = False) -> Iterator[FileResult]:
     """One result per URL given: its documents (a feed's entries, or the page), with a note for
-    each fault; a URL that failed keeps the documents its last download gave."""
+    each fault; a URL that failed keeps the documents its last download gave. `offline`: what
+    the last download gave, without asking (a URL never fetched is fetched)."""
     for url in urls:
-        yield _read_url(url, fetcher, cache)
+        cached = cache.get(url) if offline else {}
+        yield FileResult(_docs(cached)) if cached.get("documents") else _read_url(url, fetcher, cache)
 
 
 def _read_url(url: str, fetcher: Fetcher, cache: Cache) -> FileResult:

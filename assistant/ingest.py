@@ -346,13 +346,15 @@ def load_documents(
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
     skipped: list[str] | None = None,
     read_files: ReadFiles | None = None,
+    fetch_urls: bool = True,
 ) -> list[Document]:
     """Every document under `paths`, cleaned; same content indexed once; ids made unique. What is
     left out is appended to `skipped` (one message each) and warned about, the first
     MAX_WARNINGS one by one and the rest in one closing line. `read_files` reads and cleans the
     files elsewhere (`assistant index --ray`), yielding one result per file in their order; the
     default reads them here, one at a time. URLs (http, https) are fetched after the files: a
-    feed's entries or a page (feeds.py), each fault a note."""
+    feed's entries or a page (feeds.py), each fault a note; with `fetch_urls=False`, what they
+    gave last time, without asking."""
     if max_file_mb <= 0:
         raise InputError(f"--max-file-mb must be positive, not {max_file_mb}")
     paths = list(paths)
@@ -369,7 +371,8 @@ def load_documents(
         from assistant.fetch import Fetcher, default_cache
 
         cache = default_cache()
-        results = itertools.chain(results, feeds.read_urls(urls, Fetcher(max_bytes=max_bytes, cache=cache), cache))
+        fetcher = Fetcher(max_bytes=max_bytes, cache=cache)
+        results = itertools.chain(results, feeds.read_urls(urls, fetcher, cache, offline=not fetch_urls))
     for result in results:
         for note in result.notes:
             _note(skipped, warn, note)
