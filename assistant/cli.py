@@ -104,6 +104,28 @@ def index_cmd(
     )
 
 
+@app.command()
+def watch(
+    paths: Annotated[list[str], typer.Argument(help="Folders, files and feed or page URLs to keep indexed")],
+    index: IndexOpt = None,
+    every: Annotated[float, typer.Option("--every", min=1, help="Seconds between fetches of the feeds and pages")] = 300.0,
+    poll: Annotated[float, typer.Option("--poll", min=0.1, max=60, help="Seconds between looks at the files")] = 1.0,
+    max_file_mb: Annotated[float, typer.Option("--max-file-mb", envvar="ASSISTANT_MAX_FILE_MB", min=0.001, help="Skip files (and .jsonl lines) larger than this")] = DEFAULT_MAX_FILE_MB,
+) -> None:
+    """Keep the index mirroring folders, files and feeds as they change: one line per update; Ctrl-C
+    stops between commits. `serve`, `chat` and `mcp` answer from each update at their next question."""
+    from assistant.watch import WatchOptions, watch as run_watch
+
+    with user_errors():
+        settings = make_settings(index=index)
+        sources = as_sources(paths)
+        say(f"watching {', '.join(map(str, sources))} for {settings.index_dir}/ (files every {poll:g} s"
+            + (f", feeds every {every:g} s" if any(isinstance(s, str) for s in sources) else "") + "); Ctrl-C stops")
+        watcher = run_watch(sources, settings, WatchOptions(poll_s=poll, feed_every_s=every, max_file_mb=max_file_mb),
+                            say=lambda line: out.print(escape(line), soft_wrap=True))
+    out.print(f"stopped after {watcher.passes} passes; the index in {settings.index_dir}/ is whole.")
+
+
 def as_sources(paths: list[str] | None) -> list[Path | str]:
     """Command-line arguments as folders and files (Paths) or URLs (kept as written)."""
     from assistant.ingest import is_url

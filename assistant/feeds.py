@@ -18,6 +18,7 @@ import hashlib
 import re
 import time
 import urllib.parse
+import xml.sax
 from collections.abc import Iterable, Iterator
 
 from assistant.errors import require
@@ -96,13 +97,16 @@ def _fault(message: str, cached: dict) -> FileResult:
 
 def _read_feed(url: str, fetched: Fetched, cached: dict, validators: dict, fetcher: Fetcher, cache: Cache) -> FileResult:
     feedparser = require("feedparser", "reading feeds", "inputs")
-    parsed = feedparser.parse(fetched.body, response_headers={"content-location": fetched.url})
+    parsed = feedparser.parse(fetched.body, response_headers={"content-type": fetched.content_type or "application/xml",
+                                                              "content-location": fetched.url})
     notes: list[str] = []
-    if parsed.get("bozo") and not parsed.entries:
-        why = str(parsed.get("bozo_exception") or "not XML").splitlines()[0]
+    problem = parsed.get("bozo_exception")
+    broken = isinstance(problem, xml.sax.SAXException)  # not a mere encoding or content-type remark
+    if (broken or parsed.get("bozo")) and not parsed.entries:
+        why = str(problem or "not XML").splitlines()[0]
         return _fault(f"{url}: not a readable feed (broken XML: {why})", cached)
-    if parsed.get("bozo"):
-        why = str(parsed.get("bozo_exception") or "").splitlines()[0]
+    if broken:
+        why = str(problem).splitlines()[0]
         notes.append(f"{url}: the feed's XML is broken ({why}); read the {len(parsed.entries)} entries before the break")
     source = sanitize(parsed.feed.get("title") or site_of(url))
     before = {e["link"]: e for e in cached.get("entries", [])}

@@ -10,7 +10,7 @@ A pass is `assistant index SOURCES` itself (indexing.index_paths): under the wri
 or changed documents embedded, removed ones dropped, committed by one atomic rename, so a watcher
 killed mid-commit leaves the previous generation whole and a restarted one picks up where it was.
 `serve`, `chat` and `mcp` load the new generation before their next answer. The embedder stays
-loaded between passes. Each pass that changes the index prints one line; unreadable files are
+loaded between passes. The first pass, and each that changes the index, prints one line; unreadable files are
 skipped with one line the first time they are seen. Ctrl-C (or SIGTERM) stops between passes: a
 pass under way is finished first.
 """
@@ -53,7 +53,7 @@ def snapshot(sources: Sequence[Path | str]) -> Snapshot:
 
 
 def describe(report: BuildReport) -> str:
-    """One line for a pass that changed the index."""
+    """One line for a pass: what it changed, and what the index then holds."""
     def named(ids: list[str]) -> str:
         shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
         return f" ({shown})" if ids else ""
@@ -94,7 +94,7 @@ class Watcher:
             self._warn(f"{time.strftime('%H:%M:%S')} not indexed: {e}")
             return None
         self.passes += 1
-        if report.added or report.changed or report.removed:
+        if report.added or report.changed or report.removed or self.passes == 1:  # the first says where it starts
             self.say(describe(report))
         return report
 
