@@ -7,6 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+ARTICLES = Path(__file__).resolve().parents[1] / "articles"
+
+
+def paragraphs(n: int) -> list[str]:
+    """The paragraphs of the n-th bundled article (real news text), bullets stripped."""
+    path = sorted(ARTICLES.glob("*.txt"))[n]
+    return [line.strip(" •") for line in path.read_text().splitlines() if len(line.split()) >= 12]
+
 
 def columns_pdf(path: Path, title: str, paragraphs: Sequence[str], *, columns: int = 2,
                 header: str = "The Harbour Review", pages_at_least: int = 1) -> Path:

@@ -12,16 +12,11 @@ from assistant.cli import app
 from assistant.settings import Settings
 from assistant.store import load_index
 
-from conftest import ARTICLES
+from documents import paragraphs
 from feed_server import Entry, Site, page_html, serve
 from robustness.helpers import use_hash_embedder
 
 runner = CliRunner()
-
-
-def paragraphs(n: int) -> list[str]:
-    path = sorted(ARTICLES.glob("*.txt"))[n]
-    return [line.strip(" •") for line in path.read_text().splitlines() if len(line.split()) >= 12]
 
 
 def news_site() -> Site:

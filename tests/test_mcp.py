@@ -19,7 +19,7 @@ pytest.importorskip("mcp", reason="assistant mcp needs the mcp extra (scripts/se
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 
-from conftest import REPO, SERVER_KEY  # noqa: E402
+from conftest import REPO, SERVER_KEY, stop  # noqa: E402
 
 QUESTION = "Which rare earth metals did China stop exporting in April 2025?"
 
@@ -114,10 +114,5 @@ def test_streamable_http_with_the_sdk_client_and_the_bearer_key(built_index, tmp
 
         asyncio.run(main())
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()

@@ -17,16 +17,10 @@ from assistant.settings import Settings
 from assistant.store import load_index
 
 import documents as make
-from conftest import ARTICLES
+from documents import paragraphs
 from robustness.helpers import PYTHON, REPO, use_hash_embedder
 
 runner = CliRunner()
-
-
-def paragraphs(n: int = 0) -> list[str]:
-    """The paragraphs of a bundled article (real news text)."""
-    path = sorted(ARTICLES.glob("*.txt"))[n]
-    return [line.strip(" •") for line in path.read_text().splitlines() if len(line.split()) >= 12]
 
 
 def squeeze(text: str) -> str:

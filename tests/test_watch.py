@@ -19,6 +19,7 @@ from assistant.store import load_index
 from assistant.watch import Watcher, WatchOptions
 
 from conftest import ARTICLES
+from documents import paragraphs
 from feed_server import Entry, Site, page_html, serve
 from robustness.helpers import PYTHON, REPO, HashEmbedder, article
 
@@ -69,7 +70,7 @@ def test_new_changed_and_removed_files_each_give_one_line(tmp_path):
 
 def test_feeds_are_fetched_every_so_often_and_file_passes_reuse_them(tmp_path):
     site = Site(entries=[Entry("talks", "Talks in London", "Tue, 10 Jun 2025 09:30:00 GMT", "Officials met.")])
-    body = [line for line in sorted(ARTICLES.glob("*.txt"))[1].read_text().splitlines() if len(line.split()) > 12]
+    body = paragraphs(1)
     site.pages = {"/articles/talks.html": page_html("Talks in London", body)}
     folder = tmp_path / "news"
     folder.mkdir()
