@@ -83,21 +83,20 @@ class Fetcher:
         """GET `url` (conditionally, when validators are given). Raises FetchError."""
         parts = urllib.parse.urlsplit(url)
         host = parts.netloc.lower()
-        if check_robots:
-            robots = self.robots(f"{parts.scheme}://{parts.netloc}")
-            if robots is None:
-                raise FetchError(f"{url}: its site's robots.txt cannot be reached, so nothing there is fetched")
-            if not robots.can_fetch(USER_AGENT, url):
-                raise FetchError(f"{url}: robots.txt of {host} does not allow fetching it")
-            delay = min(float(robots.crawl_delay(USER_AGENT) or 0), MAX_CRAWL_DELAY_S)
-        else:
-            delay = 0.0
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        with self._host_lock(host):  # one request per host at a time
+        with self._host_lock(host):  # one request per host at a time, robots.txt's included
+            delay = 0.0
+            if check_robots:
+                robots = self.robots(f"{parts.scheme}://{parts.netloc}")
+                if robots is None:
+                    raise FetchError(f"{url}: its site's robots.txt cannot be reached, so nothing there is fetched")
+                if not robots.can_fetch(USER_AGENT, url):
+                    raise FetchError(f"{url}: robots.txt of {host} does not allow fetching it")
+                delay = min(float(robots.crawl_delay(USER_AGENT) or 0), MAX_CRAWL_DELAY_S)
             wait = self._last.get(host, 0.0) + delay - time.monotonic()
             if wait > 0:
                 time.sleep(wait)

@@ -41,6 +41,9 @@ class Site:
     log: list[tuple[str, int]] = field(default_factory=list)  # (path, status) of every request
     slow_s: float = 3.0
     url: str = ""
+    busy: int = 0  # requests being answered now, and the most at once
+    most_at_once: int = 0
+    _count: threading.Lock = field(default_factory=threading.Lock)
 
     def feed_xml(self) -> str:
         items = "".join(
@@ -82,6 +85,16 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self._send(200, body, kind, {"ETag": etag, "Last-Modified": STAMP})
 
         def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            with site._count:
+                site.busy += 1
+                site.most_at_once = max(site.most_at_once, site.busy)
+            try:
+                self._answer()
+            finally:
+                with site._count:
+                    site.busy -= 1
+
+        def _answer(self) -> None:
             path = self.path
             if path == "/robots.txt":
                 return self._resource(ROBOTS.encode(), "text/plain")

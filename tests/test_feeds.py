@@ -163,3 +163,21 @@ def test_requests_name_the_tool_and_the_cache_is_json(tmp_path, quick, monkeypat
 
     for f in (tmp_path / "cache").iterdir():  # robots.txt's entry: plain JSON
         assert isinstance(json.loads(f.read_text()), dict)
+
+
+def test_one_request_per_host_at_a_time(tmp_path):
+    import threading
+
+    from assistant.fetch import Cache, Fetcher
+
+    site = news_site()
+    site.slow_s = 0.5
+    with serve(site):
+        fetcher = Fetcher(cache=Cache(tmp_path / "cache"))
+        threads = [threading.Thread(target=fetcher.get, args=(f"{site.url}/slow.html",)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert [p for p, _ in site.log].count("/slow.html") == 3
+        assert site.most_at_once == 1
