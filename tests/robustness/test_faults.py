@@ -160,7 +160,7 @@ def test_sigkill_of_watch_at_random_moments_of_its_passes_loses_nothing(tmp_path
     index_dir = tmp_path / "index"
     settings = Settings(index_dir=index_dir)
     corpus = tmp_path / "corpus"
-    _corpus(corpus, 600, "harbour")
+    _corpus(corpus, 300, "harbour")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
 
     def start():
@@ -178,23 +178,23 @@ def test_sigkill_of_watch_at_random_moments_of_its_passes_loses_nothing(tmp_path
         raise AssertionError(f"the watcher stopped before indexing {n} documents")
 
     watcher = start()
-    duration = until_indexed(watcher, 600)  # the first pass: every file
+    duration = until_indexed(watcher, 300)  # the first pass: every file
     watcher.send_signal(signal.SIGKILL)
     watcher.wait()
     rng = random.Random(29)
-    total = 600
-    for batch in range(6):
+    total = 300
+    for batch in range(4):
         watcher = start()
         until_indexed(watcher, total)  # the restarted watcher has caught up
-        for i in range(40):
+        for i in range(30):
             (corpus / f"new-{batch}-{i:02d}.txt").write_text(article(10_000 + batch * 100 + i, f"the pier {batch}") * 3)
-        total += 40
+        total += 30
         time.sleep(0.4 + rng.uniform(0.1, 1.0) * duration)  # two polls to settle, then into the pass
         watcher.send_signal(signal.SIGKILL)
         watcher.wait()
         index = load_index(settings)  # the generation before the pass, or after it: whole
         n = len(index.documents)
-        assert n in (total - 40, total) and index.vectors.ntotal == len(index.chunks) == index.manifest["n_chunks"]
+        assert n in (total - 30, total) and index.vectors.ntotal == len(index.chunks) == index.manifest["n_chunks"]
         assert set(index.manifest["documents"]) == set(index.documents)
     watcher = start()
     until_indexed(watcher, total)
