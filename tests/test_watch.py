@@ -124,6 +124,7 @@ def test_chat_answers_from_what_watch_committed_and_ctrl_c_stops_cleanly(built_i
 
     try:
         assert "watching" in watched.get(timeout=60)
+        assert "5 documents" in watched.get(timeout=120)  # the first pass: up to date
         assert "yttrium" in ask("Which rare earth metals did China stop exporting in April 2025?")
         (corpus / "lighthouse.txt").write_text(article(7, "the new lighthouse"))
         line = watched.get(timeout=120)
