@@ -15,6 +15,7 @@ The CLI's `ask`/`chat` and `assistant serve` are built on this class; its answer
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,6 +24,7 @@ from typing import Any
 
 from assistant.pipeline import Assistant as _Pipeline
 from assistant.pipeline import Turn
+from assistant.readers import page_of
 from assistant.retrieval import Filters, Retriever
 from assistant.settings import Settings
 from assistant.store import BuildReport, CURRENT, load_index
@@ -87,8 +89,18 @@ class Assistant(_Pipeline):
         **options: Any,
     ) -> Answer:
         """The checked answer with its citations. `history` is earlier (question, answer) turns, for
-        follow-ups; `on_text` receives the model's text as it is produced."""
-        return super().ask(question, k=k, filters=as_filters(filters), history=history, on_text=on_text, **options)
+        follow-ups; `on_text` receives the model's text as it is produced. A citation of a PDF or
+        Word file names the page its quote starts on."""
+        answer = super().ask(question, k=k, filters=as_filters(filters), history=history, on_text=on_text, **options)
+        return self._with_pages(answer)
+
+    def _with_pages(self, answer: Answer) -> Answer:
+        documents = self.index.documents
+        if not any(documents[c.doc_id].pages for c in answer.citations if c.doc_id in documents):
+            return answer
+        return dataclasses.replace(answer, citations=tuple(
+            dataclasses.replace(c, page=page_of(documents[c.doc_id], c.start)) if c.doc_id in documents else c
+            for c in answer.citations))
 
     def stream(
         self,
@@ -156,11 +168,13 @@ def index(
     progress: Callable[[str], None] | None = None,
     **settings: Any,
 ) -> BuildReport:
-    """Make the index in `index_dir` mirror `paths` (folders or .txt .md .html .jsonl files; default:
-    what it was built from, else the bundled articles). Only new or changed documents are embedded."""
+    """Make the index in `index_dir` mirror `paths` (folders, .txt .md .html .jsonl .pdf .docx files, and
+    feed or page URLs; default: what it was built from, else the bundled articles). Only new or
+    changed documents are embedded."""
+    from assistant.ingest import is_url
     from assistant.indexing import index_paths
 
     return index_paths(
-        [Path(p) for p in paths], _settings(index_dir, None, settings), rebuild=rebuild, skip_bad=skip_bad,
+        [p if is_url(p) else Path(p) for p in paths], _settings(index_dir, None, settings), rebuild=rebuild, skip_bad=skip_bad,
         warn=progress, progress=progress,
     )

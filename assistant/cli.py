@@ -63,7 +63,7 @@ def check_question(question: str) -> None:
 
 @app.command("index")
 def index_cmd(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Folders or files (.txt .md .html .jsonl); default: what the index was built from, else the bundled articles")] = None,
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Folders, files (.txt .md .html .jsonl .pdf .docx) and feed or page URLs; default: what the index was built from, else the bundled articles")] = None,
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedder or chunking)")] = False,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable files with a warning instead of stopping")] = False,
@@ -94,7 +94,7 @@ def index_cmd(
         from assistant.indexing import index_paths
         from assistant.store import LOCK_WAIT_S
 
-        report = index_paths(paths or [], settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say,
+        report = index_paths(as_sources(paths), settings, rebuild=rebuild, skip_bad=skip_bad, warn=say, progress=say,
                              max_file_mb=max_file_mb, lock_wait_s=LOCK_WAIT_S if wait else 0.0, ray=ray)
     changes = f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, {report.unchanged} unchanged"
     skipped = f"; skipped {report.skipped} (see the warnings above)" if report.skipped else ""
@@ -102,6 +102,35 @@ def index_cmd(
         f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.path}/: {changes}{skipped}; "
         f"embedded {report.embedded_chunks} chunks in {report.seconds:.1f} s."
     )
+
+
+@app.command()
+def watch(
+    paths: Annotated[list[str], typer.Argument(help="Folders, files and feed or page URLs to keep indexed")],
+    index: IndexOpt = None,
+    every: Annotated[float, typer.Option("--every", min=1, help="Seconds between fetches of the feeds and pages")] = 300.0,
+    poll: Annotated[float, typer.Option("--poll", min=0.1, max=60, help="Seconds between looks at the files")] = 1.0,
+    max_file_mb: Annotated[float, typer.Option("--max-file-mb", envvar="ASSISTANT_MAX_FILE_MB", min=0.001, help="Skip files (and .jsonl lines) larger than this")] = DEFAULT_MAX_FILE_MB,
+) -> None:
+    """Keep the index mirroring folders, files and feeds as they change: one line per update; Ctrl-C
+    stops between commits. `serve`, `chat` and `mcp` answer from each update at their next question."""
+    from assistant.watch import WatchOptions, watch as run_watch
+
+    with user_errors():
+        settings = make_settings(index=index)
+        sources = as_sources(paths)
+        say(f"watching {', '.join(map(str, sources))} for {settings.index_dir}/ (files every {poll:g} s"
+            + (f", feeds every {every:g} s" if any(isinstance(s, str) for s in sources) else "") + "); Ctrl-C stops")
+        watcher = run_watch(sources, settings, WatchOptions(poll_s=poll, feed_every_s=every, max_file_mb=max_file_mb),
+                            say=lambda line: out.print(escape(line), soft_wrap=True))
+    out.print(f"stopped after {watcher.passes} passes; the index in {settings.index_dir}/ is whole.")
+
+
+def as_sources(paths: list[str] | None) -> list[Path | str]:
+    """Command-line arguments as folders and files (Paths) or URLs (kept as written)."""
+    from assistant.ingest import is_url
+
+    return [p if is_url(p) else Path(p) for p in paths or []]
 
 
 def _open_assistant(settings):
@@ -186,7 +215,8 @@ def render_sources(answer) -> None:
         out.print("[dim]No citations.[/dim]")
     for c in answer.citations:
         flag = "" if c.supported else " [yellow](weak support)[/yellow]"
-        out.print(f"[bold][{c.n}][/bold] {escape(c.title or c.doc_id)} [dim]({escape(c.doc_id)}, chars {c.start}–{c.end})[/dim]{flag}")
+        page = f"page {c.page}, " if c.page else ""
+        out.print(f"[bold][{c.n}][/bold] {escape(c.title or c.doc_id)} [dim]({escape(c.doc_id)}, {page}chars {c.start}–{c.end})[/dim]{flag}")
         out.print(f"    “{escape(c.quote)}”")
     own = [c for c in answer.claims if c.text.strip(" “”\"") != c.quote.strip(" “”\"")]  # not quoted verbatim
     if own:
@@ -527,6 +557,46 @@ def serve(
         f"  OpenAI API http://{shown}:{port}/v1  (model \"assistant\"{', bearer key required' if api_key else ''})\n"
         f"  JSON API   http://{shown}:{port}/api/ask  (ask --json's object); Ctrl-C stops"
     )
+    run(bot, options)
+
+
+@app.command("mcp")
+def mcp_cmd(
+    index: IndexOpt = None,
+    llm: LLMOpt = None,
+    k: KOpt = None,
+    retrieval: RetrievalOpt = None,
+    gguf: GGUFOpt = None,
+    openai_base_url: BaseURLOpt = None,
+    openai_model: ModelOpt = None,
+    http: Annotated[bool, typer.Option("--http", help="Streamable HTTP at http://HOST:PORT/mcp instead of stdio")] = False,
+    host: Annotated[str, typer.Option("--host", help="--http: address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="--http: port to listen on", min=1, max=65535)] = 8001,
+    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="ASSISTANT_API_KEY", help="--http: require the header 'Authorization: Bearer KEY' (as serve)")] = None,
+) -> None:
+    """Serve the index over the Model Context Protocol: tools search, ask and get_document; each
+    document a resource. stdio by default (an MCP client starts this command), or --http."""
+    with user_errors():
+        from assistant.api import Assistant
+        from assistant.errors import require
+        from assistant.indexing import ensure_index
+        from assistant.mcp_server import MCPOptions, run
+
+        require("mcp", "assistant mcp", "mcp")
+        options = MCPOptions(transport="http" if http else "stdio", host=host, port=port, api_key=api_key or None)
+        if http:
+            from assistant.serve.server import check_address, is_loopback
+
+            check_address(host, port)
+        settings = make_settings(index=index, llm=llm, k=k, retrieval=retrieval, gguf=gguf,
+                                 openai_base_url=openai_base_url, openai_model=openai_model)
+        ensure_index(settings, progress=say)
+        bot = Assistant(settings)
+    if http:
+        if not is_loopback(host) and not api_key:
+            say(f"warning: listening on {host} without --api-key: anyone who reaches this port can ask")
+        say(f"assistant mcp: {len(bot.index.documents)} articles, answers by {bot.llm.name}; "
+            f"streamable HTTP at http://{host}:{port}/mcp{' (bearer key required)' if api_key else ''}; Ctrl-C stops")
     run(bot, options)
 
 

@@ -105,3 +105,15 @@ def redact(text: str) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, mask(secret))
     return _KEY_LIKE.sub(lambda m: m.group(0) if "…" in m.group(0) else mask(m.group(0)), text)
+
+
+def require(module: str, purpose: str, extra: str):
+    """`import module`, or a ConfigError saying which extra installs it (the optional libraries:
+    PDF and Word readers, feeds, the MCP server)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"{purpose} needs {module.split('.')[0]}: pip install 'assistant[{extra}]' "
+                          "(scripts/setup.sh installs it)") from None

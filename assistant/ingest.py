@@ -1,9 +1,9 @@
-"""Paths (folders, .txt, .md, .html, .jsonl) → clean `Document`s, duplicates dropped.
+"""Paths (folders, .txt, .md, .html, .jsonl, .pdf, .docx) → clean `Document`s, duplicates dropped.
 
 Hostile or odd inputs are skipped with a warning and counted (or, for files that cannot be read
 as text, stop the run with one line unless --skip-bad): a file over --max-file-mb is never read;
-a .jsonl is streamed line by line and a line over the limit is skipped, so memory stays bounded
-by the limit and the text kept; symbolic links out of the folder, link loops and broken links
+a .jsonl is streamed line by line and a line over the limit is skipped, and a PDF page by page
+with its text held to the limit (readers.py), so memory stays bounded by the limit and the text kept; symbolic links out of the folder, link loops and broken links
 are skipped; a file that vanishes, or keeps changing, while it is read is skipped; invisible
 format and control characters are removed and citation-like markers ("[2]") in article text
 are made inert ("(2)"), so an article cannot pass for a numbered passage.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+from assistant import readers
 from assistant.clean import clean_page_text, find_date
 from assistant.errors import EmptyCorpusError, InputError, UnreadableFileError
 from assistant.types import Document
@@ -30,7 +32,8 @@ from assistant.types import Document
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSONL_SUFFIXES = {".jsonl"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES | readers.PDF_SUFFIXES | readers.DOCX_SUFFIXES
+KINDS = ".txt, .md, .html, .jsonl, .pdf or .docx"
 DEFAULT_MAX_FILE_MB = 25.0  # a news article is well under 1 MB; a .jsonl's limit is per line
 MAX_WARNINGS = 20  # skips beyond this many are summed up in one line
 
@@ -92,7 +95,7 @@ def iter_files(paths: Iterable[Path], skipped: list[str] | None = None, warn: Wa
             yield path
         else:
             raise UnreadableFileError(
-                f"{path}: unsupported file type {path.suffix or '(none)'}; give .txt, .md, .html or .jsonl files"
+                f"{path}: unsupported file type {path.suffix or '(none)'}; give {KINDS} files"
             )
 
 
@@ -183,6 +186,11 @@ def normalize_date(value: str) -> str:
     return find_date([value]) if value else ""
 
 
+def is_url(text: object) -> bool:
+    """An http(s) URL given where a path could be (a feed or a page to fetch)."""
+    return isinstance(text, str) and "://" in text and text.split("://", 1)[0].lower() in ("http", "https")
+
+
 def site_of(url: str) -> str:
     host = urlparse(url).netloc.lower()
     return host[4:] if host.startswith("www.") else host
@@ -195,27 +203,45 @@ def load_file(
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         return list(_load_jsonl(path, max_bytes, [] if skipped is None else skipped, warn))
+    if suffix in readers.PDF_SUFFIXES:
+        return [_from_pdf(path, max_bytes)]
+    if suffix in readers.DOCX_SUFFIXES:
+        return [readers.read_docx(path, read_bytes(path, max_bytes), sanitize)]
     raw = sanitize(read_text(path, max_bytes))
     if suffix in HTML_SUFFIXES:
-        return [_from_html(path, raw)]
+        return [html_document(path.stem, raw, str(path))]
     cleaned = clean_page_text(raw)
     return [Document(id=path.stem, text=cleaned.text, title=cleaned.title, date=cleaned.date, path=str(path))]
 
 
-def _from_html(path: Path, raw: str) -> Document:
+def _from_pdf(path: Path, max_bytes: int) -> Document:
+    """Streamed from the file page by page: the file's size is not limited, its text is."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise Skip(f"{path}: not a regular file")
+        return readers.read_pdf(path, max_bytes, sanitize)
+    except readers.TooLarge:
+        raise Skip(f"{path}: its text is over the --max-file-mb limit of {_mb(max_bytes)}") from None
+    except OSError as e:
+        raise _os_error(path, e) from None
+
+
+def html_document(doc_id: str, raw: str, path: str, url: str = "") -> Document:
+    """A web page (saved, or fetched from `url`) cleaned by trafilatura: the article's text, title,
+    site and date."""
     import trafilatura  # lazy: lxml is slow to import
 
     text = trafilatura.extract(raw, include_comments=False, include_tables=False, favor_precision=True) or ""
     meta = trafilatura.extract_metadata(raw)
-    url = (meta.url if meta else "") or ""
+    url = (meta.url if meta else "") or url
     return Document(
-        id=path.stem,
+        id=doc_id,
         text=sanitize(text).replace("\n", "\n\n"),
-        title=sanitize((meta.title if meta else "") or path.stem),
+        title=sanitize((meta.title if meta else "") or doc_id),
         source=(meta.sitename if meta else "") or site_of(url),
         url=url,
         date=normalize_date(meta.date if meta and meta.date else ""),
-        path=str(path),
+        path=path,
     )
 
 
@@ -313,29 +339,41 @@ def _read_here(files: Iterable[Path], max_bytes: int) -> Iterator[FileResult]:
 
 
 def load_documents(
-    paths: Iterable[Path],
+    paths: Iterable[Path | str],
     *,
     skip_bad: bool = False,
     warn: Warn | None = None,
     max_file_mb: float = DEFAULT_MAX_FILE_MB,
     skipped: list[str] | None = None,
     read_files: ReadFiles | None = None,
+    fetch_urls: bool = True,
 ) -> list[Document]:
     """Every document under `paths`, cleaned; same content indexed once; ids made unique. What is
     left out is appended to `skipped` (one message each) and warned about, the first
     MAX_WARNINGS one by one and the rest in one closing line. `read_files` reads and cleans the
     files elsewhere (`assistant index --ray`), yielding one result per file in their order; the
-    default reads them here, one at a time."""
+    default reads them here, one at a time. URLs (http, https) are fetched after the files: a
+    feed's entries or a page (feeds.py), each fault a note; with `fetch_urls=False`, what they
+    gave last time, without asking."""
     if max_file_mb <= 0:
         raise InputError(f"--max-file-mb must be positive, not {max_file_mb}")
     paths = list(paths)
     max_bytes = int(max_file_mb * 1e6)
+    urls = [str(p) for p in paths if is_url(p)]
     skipped = [] if skipped is None else skipped
     docs: list[Document] = []
     seen_content: dict[str, str] = {}
     seen_ids: set[str] = set()
-    files = iter_files(paths, skipped, warn)  # lazy: read here, files are found as they are read
-    for result in (read_files or _read_here)(files, max_bytes):
+    files = iter_files([Path(p) for p in paths if not is_url(p)], skipped, warn)  # lazy: found as they are read
+    results: Iterable[FileResult] = (read_files or _read_here)(files, max_bytes)
+    if urls:
+        from assistant import feeds
+        from assistant.fetch import Fetcher, default_cache
+
+        cache = default_cache()
+        fetcher = Fetcher(max_bytes=max_bytes, cache=cache)
+        results = itertools.chain(results, feeds.read_urls(urls, fetcher, cache, offline=not fetch_urls))
+    for result in results:
         for note in result.notes:
             _note(skipped, warn, note)
         if result.skip:
@@ -365,5 +403,5 @@ def load_documents(
         warn(f"skipped {len(skipped) - MAX_WARNINGS} more (same kinds of reasons); {len(skipped)} skipped in all")
     if not docs:
         where = ", ".join(str(p) for p in paths)
-        raise EmptyCorpusError(f"no article text found in {where}; give a folder of .txt, .md, .html or .jsonl files")
+        raise EmptyCorpusError(f"no article text found in {where}; give a folder of {KINDS} files")
     return docs

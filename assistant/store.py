@@ -498,7 +498,10 @@ def _write_generation(index_dir: Path, manifest: dict, documents, chunks, vector
         tmp.mkdir()
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in documents:
-                f.write(json.dumps(dataclasses.asdict(d), ensure_ascii=False) + "\n")
+                row = dataclasses.asdict(d)
+                if not row["pages"]:  # only PDFs and Word files have pages: other rows stay as they were
+                    del row["pages"]
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
             for c in chunks:
                 f.write(json.dumps(dataclasses.asdict(c), ensure_ascii=False) + "\n")

@@ -14,6 +14,11 @@ class Document:
     url: str = ""
     date: str = ""  # ISO date (YYYY-MM-DD) when known
     path: str = ""
+    pages: tuple[int, ...] = ()  # a PDF's or Word file's pages: where each starts in `text` (readers.page_of)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pages, tuple):  # read back from JSON as a list
+            object.__setattr__(self, "pages", tuple(self.pages))
 
     @property
     def content_hash(self) -> str:
@@ -58,6 +63,7 @@ class Citation:
     end: int
     quote: str
     supported: bool = True  # the cited passage shares the claim's content words
+    page: int = 0  # the page of a PDF or Word file the quote starts on (1-based); 0: the document has no pages
 
 
 @dataclass(frozen=True)

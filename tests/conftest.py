@@ -9,6 +9,16 @@ os.environ.pop("ASSISTANT_INDEX", None)
 
 REPO = Path(__file__).resolve().parents[1]
 ARTICLES = REPO / "articles"
+SHARED = REPO.parent / "shared"  # data beside the repository (CI has it; a plain clone does not)
+
+
+def needs_shared(relative: str) -> pytest.MarkDecorator:
+    """For the few tests that read `../shared/<relative>`, data beside the repository: skipped, with
+    the reason, when it is absent; under CI (CI=true), which has the data, never skipped."""
+    path = SHARED / relative
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return pytest.mark.skipif(not path.exists() and not in_ci,
+                              reason=f"needs {path} (data beside the repository, not in it; CI has it)")
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +53,14 @@ SERVER_KEY = "test-key-123"
 def server(built_index, tmp_path_factory):
     """`assistant serve --llm extractive` on the shared index, on a free port, with a bearer key.
     Yields its base URL; its log is shown when it fails to start."""
+    proc, url = start_server(built_index, tmp_path_factory.mktemp("server"))
+    yield url
+    stop(proc)
+
+
+def start_server(index_dir: Path, folder: Path):
+    """`assistant serve --llm extractive --api-key SERVER_KEY` on `index_dir`, on a free port, once it
+    answers /healthz: (the process, its base URL)."""
     import socket
     import subprocess
     import sys
@@ -52,12 +70,12 @@ def server(built_index, tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_CACHE": str(log_path.parent / "cache")}
+    log_path = folder / "server.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_CACHE": str(folder / "cache")}
     env.pop("ASSISTANT_SERVER", None)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "serve", "--index", str(built_index), "--llm", "extractive",
+            [sys.executable, "-m", "assistant", "serve", "--index", str(index_dir), "--llm", "extractive",
              "--port", str(port), "--api-key", SERVER_KEY],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
@@ -69,17 +87,22 @@ def server(built_index, tmp_path_factory):
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, url
         except OSError:
             pass
         if time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"assistant serve did not answer /healthz within 180 s:\n{log_path.read_text()}")
         time.sleep(0.3)
-    yield url
-    proc.terminate()
+
+
+def stop(process) -> None:
+    """A server process the test started: terminated, killed if it does not stop within 15 s."""
+    import subprocess
+
+    process.terminate()
     try:
-        proc.wait(timeout=15)
+        process.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        process.kill()
+        process.wait()

@@ -11,6 +11,8 @@ from assistant.cli import app
 from assistant.evaluation.dataset import load_dataset
 from assistant.evaluation.metrics import locate_quote
 
+from conftest import SHARED, needs_shared
+
 REPO = Path(__file__).resolve().parents[1]
 QA = REPO / "eval" / "rare_earths_qa.jsonl"
 ARTICLES = REPO / "articles"
@@ -211,11 +213,12 @@ def test_realtimeqa_run_and_rerun_without_reembedding(tmp_path):
     assert (work / "index" / "CURRENT").read_text() != generation
 
 
+@needs_shared("benchmarks/realtimeqa")
 def test_realtimeqa_dev_and_test_weeks_are_disjoint_and_cover_the_benchmark():
     from assistant.errors import InputError
     from assistant.evaluation import realtimeqa
 
-    root = REPO.parent / "shared" / "benchmarks" / "realtimeqa"
+    root = SHARED / "benchmarks" / "realtimeqa"
     weeks = realtimeqa.available_weeks(root)
     dev, test = realtimeqa.choose_weeks(root, None, "dev"), realtimeqa.choose_weeks(root, None, "test")
     assert dev == weeks[: realtimeqa.DEV_WEEKS] and test and not set(dev) & set(test)

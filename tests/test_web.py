@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO, SERVER_KEY
+from conftest import REPO, SERVER_KEY, start_server, stop
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"  # .ci/run installs Debian's chromium
@@ -87,3 +87,34 @@ def test_readable_at_phone_width(server, page):
     assert font >= 15
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-phone.png"))
+
+
+def test_a_pdf_citation_opens_the_pdf_at_the_quoted_span_with_its_page(tmp_path, page):
+    import documents as make
+    from assistant import index
+    from documents import paragraphs
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    fact = "The harbour board said the lighthouse on Gull Island will be rebuilt in granite by the autumn of 2027."
+    make.columns_pdf(folder / "board.pdf", "Harbour board minutes", paragraphs(0) + paragraphs(1) + [fact])
+    index([folder], tmp_path / "index")
+    process, url = start_server(tmp_path / "index", tmp_path)
+    try:
+        question = "When will the lighthouse on Gull Island be rebuilt?"
+        citation = next(c for c in api_ask(url, question)["citations"] if "Gull Island" in c["quote"])
+        assert citation["page"] >= 2
+        page.goto(url + "/")
+        page.fill("#question", question)
+        page.click("#ask-button")
+        page.wait_for_selector(".turn[data-state=done]")
+        page.locator(f".answer .chip[data-n='{citation['n']}']").click()
+        mark = page.locator("#article #highlight")
+        mark.wait_for()
+        assert mark.inner_text() == citation["quote"]
+        assert f"page {citation['page']} of" in page.locator("#article-date").inner_text()
+        assert f"page {citation['page']}" in page.locator(".sources").first.inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-pdf-citation.png"))
+    finally:
+        stop(process)

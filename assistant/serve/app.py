@@ -203,11 +203,13 @@ def create_app(bot: Assistant, options: ServeOptions = ServeOptions()) -> FastAP
 
     @app.get("/api/documents/{doc_id}")
     async def document(doc_id: str):
-        """The cleaned text that citation offsets index, with title, date, URL and source."""
+        """The cleaned text that citation offsets index, with title, date, URL and source; for a PDF
+        or Word file, `pages`: where each page starts in the text."""
         doc = bot.index.documents.get(doc_id)
         if doc is None:
             raise StarletteHTTPException(404, f"no document {doc_id!r} in the index")
-        return {"id": doc.id, "title": doc.title, "date": doc.date, "url": doc.url, "source": doc.source, "text": doc.text}
+        return {"id": doc.id, "title": doc.title, "date": doc.date, "url": doc.url, "source": doc.source, "text": doc.text,
+                "pages": list(doc.pages)}
 
     @app.post("/api/reload")
     async def reload():

@@ -41,11 +41,13 @@ def question_and_history(messages: Sequence[dict]) -> tuple[str, list[tuple[str,
 
 
 def sources_text(answer: dict) -> str:
-    """'\\n\\nSources:\\n[1] Title (doc id, chars a–b): “quote”' for each citation; '' without any."""
+    """'\\n\\nSources:\\n[1] Title (doc id, chars a–b): “quote”' for each citation ('doc id,
+    page p, chars a–b' for a PDF or Word file); '' without any."""
     lines = []
     for c in answer.get("citations", []):
         weak = " (weak support)" if not c.get("supported", True) else ""
-        lines.append(f"[{c['n']}] {c.get('title') or c['doc_id']} ({c['doc_id']}, chars {c['start']}–{c['end']}){weak}: “{c['quote']}”")
+        page = f"page {c['page']}, " if c.get("page") else ""
+        lines.append(f"[{c['n']}] {c.get('title') or c['doc_id']} ({c['doc_id']}, {page}chars {c['start']}–{c['end']}){weak}: “{c['quote']}”")
     return SOURCES_HEAD + "\n".join(lines) if lines else ""
 
 

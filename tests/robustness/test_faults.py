@@ -138,3 +138,67 @@ def test_verify_finds_a_same_size_alteration_the_load_check_lets_through(built_i
     one_line_error(runner.invoke(app, ["index", "--verify", "--index", str(index_dir)]), "chunks.jsonl", "rebuild")
     chunks.write_bytes(data[:-10])
     one_line_error(runner.invoke(app, ["ask", Q, "--index", str(index_dir)]), "chunks.jsonl", "rebuild")
+
+
+# `assistant watch` with the cheap embedder: passes over a folder that grows while it is killed.
+WATCH = """
+import sys
+sys.path.insert(0, "tests")
+from robustness.helpers import HashEmbedder
+import assistant.embedders
+assistant.embedders.load_embedder = lambda *a, **k: HashEmbedder()
+from assistant.cli import app
+sys.argv = ["assistant", "watch", sys.argv[1], "--index", sys.argv[2], "--poll", "0.2"]
+app()
+"""
+
+
+def test_sigkill_of_watch_at_random_moments_of_its_passes_loses_nothing(tmp_path):
+    """The kill test above, for `assistant watch`: files keep arriving, the watcher is killed at
+    random moments of its passes (mid-commit among them), the index is always one whole
+    generation, and a restarted watcher catches up with every file."""
+    index_dir = tmp_path / "index"
+    settings = Settings(index_dir=index_dir)
+    corpus = tmp_path / "corpus"
+    _corpus(corpus, 300, "harbour")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
+
+    def start():
+        process = subprocess.Popen([PYTHON, "-c", WATCH, str(corpus), str(index_dir)], cwd=REPO, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert "watching" in process.stdout.readline()
+        return process
+
+    def until_indexed(process, n: int) -> float:
+        started = time.monotonic()
+        for line in process.stdout:
+            if f"; {n} documents" in line:
+                return time.monotonic() - started
+            assert "Traceback" not in line, line
+        raise AssertionError(f"the watcher stopped before indexing {n} documents")
+
+    watcher = start()
+    duration = until_indexed(watcher, 300)  # the first pass: every file
+    watcher.send_signal(signal.SIGKILL)
+    watcher.wait()
+    rng = random.Random(29)
+    total = 300
+    for batch in range(4):
+        watcher = start()
+        until_indexed(watcher, total)  # the restarted watcher has caught up
+        for i in range(30):
+            (corpus / f"new-{batch}-{i:02d}.txt").write_text(article(10_000 + batch * 100 + i, f"the pier {batch}") * 3)
+        total += 30
+        time.sleep(0.4 + rng.uniform(0.1, 1.0) * duration)  # two polls to settle, then into the pass
+        watcher.send_signal(signal.SIGKILL)
+        watcher.wait()
+        index = load_index(settings)  # the generation before the pass, or after it: whole
+        n = len(index.documents)
+        assert n in (total - 30, total) and index.vectors.ntotal == len(index.chunks) == index.manifest["n_chunks"]
+        assert set(index.manifest["documents"]) == set(index.documents)
+    watcher = start()
+    until_indexed(watcher, total)
+    watcher.send_signal(signal.SIGINT)
+    assert watcher.wait(timeout=60) == 0
+    assert len(load_index(settings).documents) == total
+    assert not [p.name for p in index_dir.iterdir() if p.name.startswith((".tmp-", f".{CURRENT}."))]

@@ -48,11 +48,20 @@ async function documentById(id) {
   return state.documents.get(id);
 }
 
+// The page of a PDF or Word file that holds character `offset` (0: the document has no pages).
+function pageOf(doc, offset) {
+  const pages = doc.pages || [];
+  let page = 0;
+  while (page < pages.length && pages[page] <= offset) page += 1;
+  return pages.length ? Math.max(page, 1) : 0;
+}
+
 async function openArticle(docId, start, end, opener) {
   const doc = await documentById(docId);
   const panel = $("article");
+  const page = pageOf(doc, start);
   $("article-title").textContent = doc.title || doc.id;
-  $("article-date").textContent = doc.date || "";
+  $("article-date").textContent = [doc.date, page ? `page ${page} of ${doc.pages.length}` : ""].filter(Boolean).join(" · ");
   $("article-source").textContent = doc.source ? "· " + doc.source : "";
   const link = $("article-link");
   link.hidden = !doc.url;
@@ -80,7 +89,8 @@ function closeArticle() {
 // -- an answer ------------------------------------------------------------------------------------
 function chip(citation) {
   const weak = citation.supported === false;
-  const label = `Citation ${citation.n}: ${citation.title || citation.doc_id}${weak ? " (weak support)" : ""}`;
+  const page = citation.page ? `, page ${citation.page}` : "";
+  const label = `Citation ${citation.n}: ${citation.title || citation.doc_id}${page}${weak ? " (weak support)" : ""}`;
   const button = el("button", {
     type: "button", class: "chip" + (weak ? " weak" : ""), "data-n": String(citation.n),
     "aria-label": label, title: (weak ? "Weak support. " : "") + "“" + citation.quote + "”",
@@ -107,7 +117,7 @@ function renderAnswer(turn, answer) {
 
   const sources = turn.querySelector(".sources");
   sources.replaceChildren(...answer.citations.map((c) => el("li", {},
-    chip(c), " ", el("strong", {}, c.title || c.doc_id), " ",
+    chip(c), " ", el("strong", {}, c.title || c.doc_id), " ", c.page ? el("span", { class: "page" }, `page ${c.page} `) : "",
     c.supported === false ? el("span", { class: "weak-label" }, "(weak support) ") : "",
     el("span", { class: "quote" }, "“" + c.quote + "”"))));
 
