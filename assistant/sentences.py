@@ -8,6 +8,8 @@ embedding to the question's (the index's embedder) plus a bonus for shared conte
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -51,16 +53,35 @@ def scores(embedder, question: str, sentences: Sequence[str], bonus: float = OVE
     """Cosine to the question plus `bonus` x the share of the question's words a sentence holds,
     each word weighted by `idf` (its rarity in the collection: "dysprosium" counts for more than
     "China" in articles about China) or, without it, all alike."""
-    if getattr(embedder, "query_prefix", ""):  # E5: the question embedded as a query, the sentences as passages
-        cosine = embedder.embed(sentences) @ embedder.embed_query([question])[0]
-    else:
-        vectors = embedder.embed([question, *sentences])
-        cosine = vectors[1:] @ vectors[0]
+    cosine = _cosines(embedder, question, tuple(sentences))
     q_terms = set(tokenize(question))
     weight = {t: idf(t) if idf else 1.0 for t in q_terms}
     total = sum(weight.values()) or 1.0
     overlap = np.array([sum(weight[t] for t in q_terms & set(tokenize(s))) / total for s in sentences])
     return cosine + bonus * overlap
+
+
+_COSINES: OrderedDict = OrderedDict()  # the last few questions' cosines: an answer, its checks and the eval rank alike
+_COSINES_KEPT = 32
+_COSINES_LOCK = threading.Lock()
+
+
+def _cosines(embedder, question: str, sentences: tuple[str, ...]) -> np.ndarray:
+    key = (id(embedder), question, sentences)  # the entry keeps its embedder alive, so the id stays its own
+    with _COSINES_LOCK:
+        if key in _COSINES:
+            _COSINES.move_to_end(key)
+            return _COSINES[key][1]
+    if getattr(embedder, "query_prefix", ""):  # E5: the question embedded as a query, the sentences as passages
+        cosine = embedder.embed(list(sentences)) @ embedder.embed_query([question])[0]
+    else:
+        vectors = embedder.embed([question, *sentences])
+        cosine = vectors[1:] @ vectors[0]
+    with _COSINES_LOCK:
+        _COSINES[key] = (embedder, cosine)
+        while len(_COSINES) > _COSINES_KEPT:
+            _COSINES.popitem(last=False)
+    return cosine
 
 
 def rank(embedder, question: str, hits: Sequence[Hit], min_words: int = MIN_WORDS,

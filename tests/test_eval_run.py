@@ -227,3 +227,19 @@ def test_realtimeqa_dev_and_test_weeks_are_disjoint_and_cover_the_benchmark():
         realtimeqa.choose_weeks(root, "20230106", "dev")
     with pytest.raises(InputError, match="choose dev or test"):
         realtimeqa.choose_weeks(root, None, "train")
+
+
+def test_no_key_is_given_away_by_its_question():
+    """A must_include element every alternative of which the question already holds proves nothing:
+    an answer repeating the question would match it."""
+    from assistant.evaluation.metrics import says
+    from assistant.text import normalise
+
+    given_away = []
+    for item in (json.loads(line) for line in QA.read_text(encoding="utf-8").splitlines() if line.strip()):
+        question = normalise(item["question"])
+        for element in item["must_include"]:
+            alternatives = [element] if isinstance(element, str) else element
+            if all(says(question, alt) for alt in alternatives):
+                given_away.append((item["id"], alternatives[0]))
+    assert given_away == []
