@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assistant import grounding
+from assistant import grounding, stages
 from assistant.citations import MARKER, figures
 from assistant.errors import ConfigError
 from assistant.llms import Request
@@ -142,7 +142,8 @@ def p_none(steps: Sequence[tuple[str, dict[str, float]]]) -> float | None:
                 e0, s0, b0 = pending
                 if inner is None:
                     return e0 / (e0 + s0) if e0 + s0 > 0 else None
-                return (e0 + b0 * inner) / (e0 + s0 + b0)
+                total = e0 + s0 + b0  # nothing on "[" before: the bracket's own step decides
+                return (e0 + b0 * inner) / total if total > 0 else inner
             if chosen.strip() != "[" and chosen.strip().startswith("["):  # decided in this one token; a bare
                 total = empty + some + bare  # "[" not taken is counted as opening a non-empty list
                 return empty / total if total > 0 else None
@@ -201,6 +202,7 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
         max_tokens=s.select_max_tokens, temperature=s.temperature,
         schema=schema(len(shown), s.select_max_evidence), top_logprobs=s.select_top_logprobs,
     )
+    stages.report("reading", sentences=len(shown))
     completion = assistant.llm.generate(request)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
     picked, answer = parse_selection(completion.text, len(shown))
@@ -407,6 +409,7 @@ def free(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], lis
     request = Request(messages=messages, question=question,
                       passages=tuple((n, h.shown_text) for n, h in enumerate(hits, 1)),
                       max_tokens=s.max_tokens, temperature=s.temperature)
+    stages.report("reading", passages=len(hits) if only is None else len(only))
     completion = assistant.llm.generate(request, on_text)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
     checked = grounding.check(completion.text, hits, question, assistant.similarity, s.share_match)
