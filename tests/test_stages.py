@@ -95,3 +95,20 @@ def test_ask_json_prints_only_the_answer(settings):
     result = CliRunner().invoke(app, ["ask", Q, "--json", "--index", str(settings.index_dir), "--llm", "extractive"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["question"] == Q
+
+
+def test_eval_progress_shows_the_time_left_from_the_pace_so_far():
+    from assistant.evaluation.commands import ProgressBar
+
+    now = [0.0]
+    buffer = io.StringIO()
+    bar = ProgressBar(console=Console(file=buffer, force_terminal=True, color_system=None, width=120), clock=lambda: now[0])
+    bar(0, 10, None)
+    for done in (1, 2):  # 40 s an answer, longer than rich's own 30 s window
+        now[0] += 40.0
+        bar(done, 10, {"id": f"q{done}", "scores": {"correct": True}})
+    bar.progress.refresh()
+    shown = buffer.getvalue()
+    bar.stop()
+    assert "2/10" in shown and "correct 2/2" in shown
+    assert "left 0:05:20" in shown  # 8 answers to go at 40 s each
