@@ -234,18 +234,22 @@ def bench_index(settings: Settings, corpus: Path, weeks: str | None, articles: i
 
 # -- an answer against llama.cpp's own speed ------------------------------------------------------
 
-ANSWER_FIELDS = ("prompt_tokens", "read_tokens", "reused_tokens", "generated_tokens", "decodes", "drafted_tokens",
+ANSWER_FIELDS = ("calls", "prompt_tokens", "read_tokens", "reused_tokens", "last_call_read_tokens", "last_call_reused_tokens",
+                 "generated_tokens", "decodes", "drafted_tokens",
                  "prompt_s", "generate_s", "sampling_s", "ours_s", "answer_s",
                  "floor_prompt_s", "floor_read_s", "floor_generate_s", "floor_s", "ratio", "ratio_same_work")
 
 
-def bench_answer(settings: Settings, questions: list[str], runs: int, log: Callable[[str], None]) -> dict:
+def bench_answer(settings: Settings, questions: list[str], runs: int, log: Callable[[str], None],
+                 chat: bool = False) -> dict:
     """Whole answers with the local model loaded (as in chat, serve and eval: one process, one
     question after another), each split into llama.cpp reading the prompt, llama.cpp writing, the
     rest of the model call (template, grammar, sampling) and our own code (retrieval, ranking,
     checks); beside each, the floor: llama.cpp through llama-cpp-python on a second context of the
     same model, reading a prompt of the same tokens from scratch and decoding the same reply, with
-    nothing else. Medians over the answers that asked the model."""
+    nothing else. Medians over the answers that asked the model. With `chat`, each question comes
+    with the ones before it as the conversation, as in `assistant chat` (follow-ups are rewritten
+    first: `last_call_*` is then the answer's own call)."""
     from assistant.pipeline import Assistant
 
     assistant = Assistant(settings)
@@ -256,11 +260,13 @@ def bench_answer(settings: Settings, questions: list[str], runs: int, log: Calla
     assistant.ask(questions[0])  # warm-up: first calls pay for lazy set-up
     rows, unasked = [], 0
     for run in range(1, runs + 1):
+        history: list[tuple[str, str]] = []
         for q in questions:
             calls.clear()
             started = time.perf_counter()
-            assistant.ask(q)
+            answer = assistant.ask(q, history=history[-3:] if chat else ())
             answer_s = time.perf_counter() - started
+            history.append((answer.query or q, answer.answer))
             made = list(calls)
             if not made:
                 unasked += 1  # refused before the model was asked: nothing to compare
@@ -274,7 +280,7 @@ def bench_answer(settings: Settings, questions: list[str], runs: int, log: Calla
     read_rate = [r["prompt_tokens"] / r["floor_prompt_s"] for r in rows if r["floor_prompt_s"] > 0]
     write_rate = [(r["generated_tokens"] - 1) / r["floor_generate_s"] for r in rows if r["floor_generate_s"] > 0]
     return {
-        "llm": assistant.llm.name, "threads": settings.n_threads, "questions": len(questions), "runs": runs,
+        "llm": assistant.llm.name, "threads": settings.n_threads, "questions": len(questions), "runs": runs, "chat": chat,
         "answers": len(rows), "not_asked": unasked, **medians,
         "answer_s_p95": round(percentile([r["answer_s"] for r in rows], 95) or 0, 3),
         "floor_read_tokens_per_s": round(statistics.median(read_rate), 1) if read_rate else None,
@@ -314,7 +320,9 @@ def _answer_row(calls: list, answer_s: float, floor) -> dict:
         floor_generate += time.perf_counter() - started
     model_s = sum(c.total_s for c in calls)
     row = {
-        "prompt_tokens": sum(c.prompt_tokens for c in calls),
+        "calls": len(calls), "prompt_tokens": sum(c.prompt_tokens for c in calls),
+        "last_call_reused_tokens": calls[-1].reused_tokens,
+        "last_call_read_tokens": calls[-1].prompt_tokens - calls[-1].reused_tokens,
         "reused_tokens": sum(c.reused_tokens for c in calls),
         "generated_tokens": sum(c.generated_tokens for c in calls),
         "decodes": sum(c.decodes for c in calls), "drafted_tokens": sum(c.drafted_tokens for c in calls),

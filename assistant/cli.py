@@ -453,6 +453,7 @@ def bench(
     articles: Annotated[Optional[int], typer.Option("--articles", help="bench index: at most this many articles; bench update: articles added (default 100)", min=1)] = None,
     synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="bench retrieval / update: N random clustered vectors (and, for update, texts) instead of an index", min=1000)] = None,
     codec: Annotated[str, typer.Option("--codec", help="bench retrieval --synthetic: flat or sq8")] = "flat",
+    chat: Annotated[bool, typer.Option("--chat", help="bench answer: each question with the ones before it as the conversation, as in chat")] = False,
 ) -> None:
     """Measure speed; prints medians over runs. retrieval: per-question latency on an index (or, with
     --synthetic N, build time, memory, latency and recall of the vector index at N vectors);
@@ -484,7 +485,7 @@ def bench(
             ensure_index(settings, progress=say)
             qa_set = questions or REPO_DIR / "eval" / "rare_earths_qa.jsonl"
             chosen = benchmark.load_questions(qa_set, limit, split or ("dev" if questions is None else None))
-            result = benchmark.bench_answer(settings, chosen, runs, say)
+            result = benchmark.bench_answer(settings, chosen, runs, say, chat=chat)
         elif what == "cold-start":
             from assistant.indexing import ensure_index
 
