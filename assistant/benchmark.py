@@ -255,7 +255,7 @@ def bench_answer(settings: Settings, questions: list[str], runs: int, log: Calla
     first: `last_call_*` is then the answer's own call)."""
     from assistant.pipeline import Assistant
 
-    assistant = Assistant(settings)
+    assistant = Assistant(settings.model_copy(update={"completion_cache": None}))  # cached replies time nothing
     calls = getattr(assistant.llm, "calls", None)
     if calls is None:
         raise InputError(f"bench answer measures the local model (--llm local); this is {assistant.llm.name}")
