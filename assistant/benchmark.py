@@ -1,7 +1,9 @@
 """Speed measured the way a user meets it, printed as medians over repeated runs (this machine is noisy).
 
 - retrieval: query embedding + dense search + BM25 + fusion + MMR, warm, per question;
-- first token: from pressing Enter to the first streamed token of the answer, model loaded (a chat turn).
+- first token: from pressing Enter to the first streamed token of the answer, model loaded (a chat turn);
+- answer: a whole answer with the local model, split into llama.cpp reading, llama.cpp writing,
+  sampling and our own code, against llama.cpp's own speed on the same tokens (the floor).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ DEFAULT_QUESTIONS = [
 ]
 
 
-def load_questions(path: Path | None, limit: int) -> list[str]:
-    """Questions from a QA set ("question") or RealTime QA ("question_sentence") file."""
+def load_questions(path: Path | None, limit: int, split: str | None = None) -> list[str]:
+    """Questions from a QA set ("question") or RealTime QA ("question_sentence") file; with
+    `split`, only a QA set's items of that split."""
     if path is None:
         return DEFAULT_QUESTIONS[:limit]
     questions = []
@@ -35,7 +38,7 @@ def load_questions(path: Path | None, limit: int) -> list[str]:
             if line.strip():
                 row = json.loads(line)
                 q = row.get("question") or row.get("question_sentence")
-                if q:
+                if q and (split is None or row.get("split") == split):
                     questions.append(q)
     if not questions:
         raise InputError(f"{path}: no questions found (need 'question' or 'question_sentence' fields)")
@@ -230,3 +233,111 @@ def bench_index(settings: Settings, corpus: Path, weeks: str | None, articles: i
         "ratio_cpu": round(statistics.median([r / w for r, w in zip(raw_cpus, cpus)]), 3),
         "stored_vs_raw_min_cosine": round(float(cosine.min()), 6),
     }
+
+
+# -- an answer against llama.cpp's own speed ------------------------------------------------------
+
+ANSWER_FIELDS = ("calls", "prompt_tokens", "read_tokens", "reused_tokens", "last_call_read_tokens", "last_call_reused_tokens",
+                 "generated_tokens", "decodes", "drafted_tokens",
+                 "prompt_s", "generate_s", "sampling_s", "ours_s", "answer_s",
+                 "floor_prompt_s", "floor_read_s", "floor_generate_s", "floor_s", "ratio", "ratio_same_work")
+
+
+def bench_answer(settings: Settings, questions: list[str], runs: int, log: Callable[[str], None],
+                 chat: bool = False) -> dict:
+    """Whole answers with the local model loaded (as in chat, serve and eval: one process, one
+    question after another), each split into llama.cpp reading the prompt, llama.cpp writing, the
+    rest of the model call (template, grammar, sampling) and our own code (retrieval, ranking,
+    checks); beside each, the floor: llama.cpp through llama-cpp-python on a second context of the
+    same model, reading a prompt of the same tokens from scratch and decoding the same reply, with
+    nothing else. Medians over the answers that asked the model. With `chat`, each question comes
+    with the ones before it as the conversation, as in `assistant chat` (follow-ups are rewritten
+    first: `last_call_*` is then the answer's own call)."""
+    from assistant.pipeline import Assistant
+
+    assistant = Assistant(settings.model_copy(update={"completion_cache": None}))  # cached replies time nothing
+    calls = getattr(assistant.llm, "calls", None)
+    if calls is None:
+        raise InputError(f"bench answer measures the local model (--llm local); this is {assistant.llm.name}")
+    floor = _floor_model(assistant.llm)
+    assistant.ask(questions[0])  # warm-up: first calls pay for lazy set-up
+    rows, unasked = [], 0
+    for run in range(1, runs + 1):
+        history: list[tuple[str, str]] = []
+        for q in questions:
+            calls.clear()
+            started = time.perf_counter()
+            answer = assistant.ask(q, history=history[-3:] if chat else ())
+            answer_s = time.perf_counter() - started
+            history.append((answer.query or q, answer.answer))
+            made = list(calls)
+            if not made:
+                unasked += 1  # refused before the model was asked: nothing to compare
+                continue
+            rows.append(_answer_row(made, answer_s, floor))
+        log(f"run {run}: {len(rows)} answers, answer p50 {statistics.median(r['answer_s'] for r in rows):.2f} s, "
+            f"floor p50 {statistics.median(r['floor_s'] for r in rows):.2f} s" if rows else f"run {run}: no answers")
+    if not rows:
+        raise InputError("the model was asked no question (all refused before it); give questions the index can answer")
+    medians = {f"{key}_median": round(statistics.median(r[key] for r in rows), 3) for key in ANSWER_FIELDS}
+    read_rate = [r["prompt_tokens"] / r["floor_prompt_s"] for r in rows if r["floor_prompt_s"] > 0]
+    write_rate = [(r["generated_tokens"] - 1) / r["floor_generate_s"] for r in rows if r["floor_generate_s"] > 0]
+    return {
+        "llm": assistant.llm.name, "threads": settings.n_threads, "questions": len(questions), "runs": runs, "chat": chat,
+        "answers": len(rows), "not_asked": unasked, **medians,
+        "answer_s_p95": round(percentile([r["answer_s"] for r in rows], 95) or 0, 3),
+        "floor_read_tokens_per_s": round(statistics.median(read_rate), 1) if read_rate else None,
+        "floor_write_tokens_per_s": round(statistics.median(write_rate), 1) if write_rate else None,
+    }
+
+
+def _floor_model(llm):
+    """A plain llama-cpp-python `Llama` on the local backend's model file, as it was loaded."""
+    from llama_cpp import Llama
+
+    from assistant.llms.local import _quiet_stderr
+
+    with _quiet_stderr():
+        return Llama(model_path=str(llm.path), n_ctx=llm.context_window, n_threads=llm.n_threads,
+                     n_threads_batch=llm.n_threads, verbose=False)
+
+
+def _answer_row(calls: list, answer_s: float, floor) -> dict:
+    """One answer's counts and times, and its floor: every call's prompt read from scratch (the
+    opening it shared with the prompt before, then the rest, timed apart), then its reply decoded
+    token by token (n tokens need n - 1 decodes after the prompt)."""
+    floor_prompt = floor_read = floor_generate = 0.0
+    for call in calls:
+        floor.reset()
+        kept = list(call.prompt_ids[:call.reused_tokens])
+        started = time.perf_counter()
+        if kept:
+            floor.eval(kept)
+        middle = time.perf_counter()
+        floor.eval(list(call.prompt_ids[call.reused_tokens:]))
+        floor_prompt += time.perf_counter() - started
+        floor_read += time.perf_counter() - middle
+        started = time.perf_counter()
+        for token in call.generated_ids[:-1]:
+            floor.eval([token])
+        floor_generate += time.perf_counter() - started
+    model_s = sum(c.total_s for c in calls)
+    row = {
+        "calls": len(calls), "prompt_tokens": sum(c.prompt_tokens for c in calls),
+        "last_call_reused_tokens": calls[-1].reused_tokens,
+        "last_call_read_tokens": calls[-1].prompt_tokens - calls[-1].reused_tokens,
+        "reused_tokens": sum(c.reused_tokens for c in calls),
+        "generated_tokens": sum(c.generated_tokens for c in calls),
+        "decodes": sum(c.decodes for c in calls), "drafted_tokens": sum(c.drafted_tokens for c in calls),
+        "prompt_s": sum(c.prompt_s for c in calls), "generate_s": sum(c.generate_s for c in calls),
+        "answer_s": answer_s, "floor_prompt_s": floor_prompt, "floor_read_s": floor_read,
+        "floor_generate_s": floor_generate,
+    }
+    row["read_tokens"] = row["prompt_tokens"] - row["reused_tokens"]
+    row["sampling_s"] = model_s - row["prompt_s"] - row["generate_s"]
+    row["ours_s"] = answer_s - model_s
+    row["floor_s"] = floor_prompt + floor_generate
+    row["ratio"] = answer_s / row["floor_s"] if row["floor_s"] > 0 else 0.0
+    same_work = floor_read + floor_generate  # the tokens we actually read, and the same reply
+    row["ratio_same_work"] = answer_s / same_work if same_work > 0 else 0.0
+    return row

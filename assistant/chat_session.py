@@ -52,9 +52,9 @@ class ChatSession:
         a.index, a.retriever = index, Retriever(index, a.embedder, a.settings)
         return f"index reloaded: {len(index.documents)} articles, {index.manifest.get('n_chunks', len(index.chunks))} passages"
 
-    def ask(self, question: str, on_text=None):
+    def ask(self, question: str, on_text=None, on_stage=None):
         assistant = self.assistant.result() if isinstance(self.assistant, Loading) else self.assistant
-        answer = assistant.ask(question, filters=self.filters, history=self.history, on_text=on_text)
+        answer = assistant.ask(question, filters=self.filters, history=self.history, on_text=on_text, on_stage=on_stage)
         self.last = answer
         self.history.append((answer.query or question, answer.answer))
         return answer

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assistant.console import one_line, out, say, user_errors
+from assistant.console import StageLine, err, one_line, out, say, user_errors
 from assistant.errors import AssistantError, ConfigError, redact
 from assistant.ingest import DEFAULT_MAX_FILE_MB
 
@@ -190,9 +190,12 @@ def _load_assistant(settings):
     return Assistant(settings)
 
 
-def _streamer(pieces: list[str]):
-    """Prints the model's text as it comes, and keeps it to compare with the checked answer."""
+def _streamer(pieces: list[str], line: StageLine | None = None):
+    """Prints the model's text as it comes, and keeps it to compare with the checked answer; the
+    first piece takes the place of the stage line."""
     def show(piece: str) -> None:
+        if line is not None:
+            line.stop()
         pieces.append(piece)
         out.print(piece, end="", markup=False, soft_wrap=True)
 
@@ -289,7 +292,9 @@ def ask(
             sys.stdout.write(json.dumps(assistant.ask_json(question, k=k, filters=filters), ensure_ascii=False, indent=1) + "\n")
             return
         streamed: list[str] = []
-        answer = assistant.ask(question, k=k, filters=filters, on_text=None if as_json else _streamer(streamed))
+        with StageLine(err, enabled=not as_json) as line:  # on stderr, and only when it is a terminal
+            answer = assistant.ask(question, k=k, filters=filters, on_text=None if as_json else _streamer(streamed, line),
+                                   on_stage=line if line.enabled else None)
     if as_json:
         sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False, indent=1) + "\n")
         return
@@ -397,7 +402,9 @@ def chat(
             if note:
                 say(note)
             try:
-                answer = session.ask(line, on_text=_streamer(streamed))
+                with StageLine(out) as working:
+                    answer = session.ask(line, on_text=_streamer(streamed, working),
+                                         on_stage=working if working.enabled else None)
             except KeyboardInterrupt:
                 out.print("\n[yellow]answer cancelled[/yellow]")
                 continue
@@ -461,10 +468,11 @@ def models() -> None:
 
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="retrieval | first-token | cold-start | index | update")],
+    what: Annotated[str, typer.Argument(help="retrieval | first-token | answer | cold-start | index | update")],
     index: IndexOpt = None,
     questions: Annotated[Optional[Path], typer.Option("--questions", help="QA set or RealTime QA questions (file or folder)")] = None,
     limit: Annotated[int, typer.Option("--limit", help="Questions per run", min=1)] = 50,
+    split: Annotated[Optional[str], typer.Option("--split", help="Only a QA set's questions of this split (bench answer: dev by default)")] = None,
     runs: Annotated[int, typer.Option("--runs", help="Repetitions; medians are reported", min=1)] = 5,
     llm: LLMOpt = None,
     k: KOpt = None,
@@ -475,10 +483,13 @@ def bench(
     articles: Annotated[Optional[int], typer.Option("--articles", help="bench index: at most this many articles; bench update: articles added (default 100)", min=1)] = None,
     synthetic: Annotated[Optional[int], typer.Option("--synthetic", help="bench retrieval / update: N random clustered vectors (and, for update, texts) instead of an index", min=1000)] = None,
     codec: Annotated[str, typer.Option("--codec", help="bench retrieval --synthetic: flat or sq8")] = "flat",
+    chat: Annotated[bool, typer.Option("--chat", help="bench answer: each question with the ones before it as the conversation, as in chat")] = False,
 ) -> None:
     """Measure speed; prints medians over runs. retrieval: per-question latency on an index (or, with
     --synthetic N, build time, memory, latency and recall of the vector index at N vectors);
-    first-token: time to the first streamed token; cold-start: whole `ask` and `chat` processes;
+    first-token: time to the first streamed token; answer: whole answers with the local model, split
+    into llama.cpp reading and writing, sampling and our code, against llama.cpp's own speed on the
+    same tokens (default: the QA set's dev questions); cold-start: whole `ask` and `chat` processes;
     index: `assistant index` against raw SentenceTransformer.encode on the same passages; update
     --synthetic N: adding --articles (default 100) articles to N passages, incremental against a
     full rebuild of BM25 and the vector index."""
@@ -497,6 +508,14 @@ def bench(
 
             ensure_index(settings, progress=say)  # as `chat` does: the bundled articles when there is no index
             result = benchmark.bench_first_token(settings, benchmark.load_questions(questions, limit), runs, say)
+        elif what == "answer":
+            from assistant.indexing import ensure_index
+            from assistant.settings import REPO_DIR
+
+            ensure_index(settings, progress=say)
+            qa_set = questions or REPO_DIR / "eval" / "rare_earths_qa.jsonl"
+            chosen = benchmark.load_questions(qa_set, limit, split or ("dev" if questions is None else None))
+            result = benchmark.bench_answer(settings, chosen, runs, say, chat=chat)
         elif what == "cold-start":
             from assistant.indexing import ensure_index
 
@@ -514,7 +533,7 @@ def bench(
                 raise ConfigError(f"{root}: no such folder; give a RealTime QA folder with --corpus")
             result = benchmark.bench_index(settings, root, weeks, articles, say, runs=runs)
         else:
-            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval, first-token, cold-start, index or update")
+            raise ConfigError(f"unknown benchmark {what!r}; choose retrieval, first-token, answer, cold-start, index or update")
     out.print_json(json.dumps(result))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -38,6 +39,48 @@ def user_errors() -> Iterator[None]:
 def one_line(message: str) -> str:
     """An error message as the user sees it: one line, no API key."""
     return redact(" ".join(message.split()))
+
+
+class StageLine:
+    """While an answer is made, one line on `console`: a spinner, what is happening (searching,
+    reading 12 sentences, writing) and the seconds since the question, ticking; it disappears when
+    the answer starts to print (`stop`) or the block ends. Nothing on a console that is not a terminal."""
+
+    def __init__(self, console: Console, enabled: bool = True):
+        self.console = console
+        self.enabled = enabled and console.is_terminal
+        self.text = "searching"
+        self._live: Any = None
+
+    def __enter__(self) -> "StageLine":
+        if self.enabled:
+            import time
+
+            from rich.live import Live
+            from rich.spinner import Spinner
+
+            started, spinner = time.monotonic(), Spinner("dots", style="cyan")
+            line = self
+
+            class _Render:
+                def __rich_console__(self, console, options):
+                    spinner.update(text=f"[dim]{escape(line.text)} · {time.monotonic() - started:.1f} s[/dim]")
+                    yield spinner
+
+            self._live = Live(_Render(), console=self.console, transient=True, refresh_per_second=10)
+            self._live.start()
+        return self
+
+    def __call__(self, stage) -> None:
+        self.text = stage.describe()
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 def say(message: str) -> None:

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from assistant import citations, disagreements, grounding, sentences, strategies, support
+from assistant import citations, disagreements, grounding, sentences, stages, strategies, support
 from assistant.answer import decision
 from assistant.embedders import load_embedder
 from assistant.errors import AssistantError
@@ -54,6 +54,7 @@ class Assistant:
             return question
         previous = history[-1][0]
         if getattr(self.llm, "writes", True):
+            stages.report("rewriting")
             template = load_template("rewrite", "rewrite")
             transcript = "\n".join(f"User: {q}\nAssistant: {a[:300]}" for q, a in history[-3:])
             request = Request(messages=template.messages(history=transcript, question=question), max_tokens=60)
@@ -89,10 +90,18 @@ class Assistant:
         filters: Filters = Filters(),
         history: Sequence[Turn] = (),
         on_text: Callable[[str], None] | None = None,
+        on_stage: stages.OnStage | None = None,
     ) -> Answer:
+        """`on_stage` hears what the answer is doing while it is made (stages.py), in order."""
+        with stages.listening(on_stage):
+            return self._ask(question, k=k, filters=filters, history=history, on_text=on_text)
+
+    def _ask(self, question: str, *, k: int | None, filters: Filters, history: Sequence[Turn],
+             on_text: Callable[[str], None] | None) -> Answer:
         t0 = time.perf_counter()
         query = self.standalone_question(question, history)
         t1 = time.perf_counter()
+        stages.report("searching")
         hits = self.retriever.search(query, k=k or self.settings.k, filters=filters)
         t2 = time.perf_counter()
         shown, omitted = self.fit_passages(query, hits)
@@ -109,6 +118,7 @@ class Assistant:
         run = strategies.RUN[self.strategy]
         draft = run(self, query, shown, ranked, relay) if shown else strategies.Draft(REFUSAL)
         t3 = time.perf_counter()
+        stages.report("checking")
         preface = ""  # "not stated plainly" heads the closest quote; it is the decision's, not a claim to check
         if draft.decision == decision.NOT_STATED and draft.text.startswith(strategies.NOT_PLAINLY):
             preface, draft = strategies.NOT_PLAINLY, dataclasses.replace(draft, text=draft.text[len(strategies.NOT_PLAINLY):].strip())

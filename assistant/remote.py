@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from assistant.errors import AssistantError, ConfigError, LLMConnectionError
 from assistant.retrieval import Filters
+from assistant.stages import Stage
 from assistant.types import Claim, Answer, Chunk, Citation, Hit
 
 
@@ -113,8 +114,9 @@ class RemoteAssistant:
             return json.loads(response.read())
 
     def ask(self, question: str, *, k: int | None = None, filters: Filters = Filters(),
-            history: Sequence[tuple[str, str]] = (), on_text: Callable[[str], None] | None = None) -> Answer:
-        if on_text is None:
+            history: Sequence[tuple[str, str]] = (), on_text: Callable[[str], None] | None = None,
+            on_stage: Callable[[Stage], None] | None = None) -> Answer:
+        if on_text is None and on_stage is None:
             return answer_from_json(self.ask_json(question, k=k, filters=filters, history=history))
         try:
             with self._post("/api/stream", self._body(question, k, filters, history)) as response:
@@ -124,7 +126,11 @@ class RemoteAssistant:
                         continue
                     event = json.loads(line[6:])
                     if event["type"] == "text":
-                        on_text(event["text"])
+                        if on_text:
+                            on_text(event["text"])
+                    elif event["type"] == "stage":
+                        if on_stage:
+                            on_stage(Stage.from_json(event))
                     elif event["type"] == "answer":
                         return answer_from_json(event["answer"])
                     elif event["type"] == "error":

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assistant import grounding
+from assistant import grounding, stages
 from assistant.answer import decision, direct
 from assistant.answer.decision import ANSWER, NOT_STATED, REFUSE, Calibrator, Signals
 from assistant.citations import MARKER
@@ -150,7 +150,8 @@ def p_none(steps: Sequence[tuple[str, dict[str, float]]]) -> float | None:
                 e0, s0, b0 = pending
                 if inner is None:
                     return e0 / (e0 + s0) if e0 + s0 > 0 else None
-                return (e0 + b0 * inner) / (e0 + s0 + b0)
+                total = e0 + s0 + b0  # nothing on "[" before: the bracket's own step decides
+                return (e0 + b0 * inner) / total if total > 0 else inner
             if chosen.strip() != "[" and chosen.strip().startswith("["):  # decided in this one token; a bare
                 total = empty + some + bare  # "[" not taken is counted as opening a non-empty list
                 return empty / total if total > 0 else None
@@ -178,6 +179,7 @@ def select(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], l
         passages=tuple((i, x.text) for i, x in enumerate(shown, 1)), max_tokens=s.select_max_tokens, temperature=s.temperature,
         schema=schema(len(shown), s.select_max_evidence), top_logprobs=s.select_top_logprobs,
     )
+    stages.report("reading", sentences=len(shown))
     completion = assistant.llm.generate(request)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
     picked, answer = parse_selection(completion.text, len(shown))
@@ -423,6 +425,7 @@ def free(assistant, question: str, hits: Sequence[Hit], ranked: Callable[[], lis
     request = Request(messages=messages, question=question,
                       passages=tuple((n, h.shown_text) for n, h in enumerate(hits, 1)),
                       max_tokens=s.max_tokens, temperature=s.temperature)
+    stages.report("reading", passages=len(hits) if only is None else len(only))
     completion = assistant.llm.generate(request, on_text)
     usage = {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens}
     checked = grounding.check(completion.text, hits, question, assistant.similarity, s.share_match)

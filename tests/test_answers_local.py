@@ -3,6 +3,7 @@ each step from a tiny model; injected instructions in an article against the pac
 
 import json
 import os
+import re
 
 import pytest
 
@@ -148,3 +149,87 @@ def test_an_injected_claim_is_never_in_a_first_line_cited_to_another_article(qwe
             if "fully resumed" in claim.text:
                 assert claim.doc_id == "998_injected", (question, claim)
     assert reached >= 3, "the injected article reached few prompts: the test proves little"
+
+
+# -- the engine: what prompts share, where a JSON reply ends, drafting ------------------------------
+
+def _ask(llm, system: str, user: str, **kwargs):
+    request = Request(messages=[{"role": "system", "content": system}, {"role": "user", "content": user}], **kwargs)
+    completion = llm.generate(request)
+    return completion, llm.calls[-1]
+
+
+SYSTEM = "You pick sentences that answer questions about news articles. Reply in JSON. " * 3
+SENTENCES = ("Sentences:\n(1) In April 2025, China suspended almost all exports of seven kinds of rare earth metals: "
+             "dysprosium, gadolinium, lutetium, samarium, scandium, terbium, and yttrium.\n(2) It rained in London.\n")
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    from assistant.llms.local import LocalBackend
+
+    return LocalBackend(smollm_gguf(), n_ctx=2048, n_threads=2)
+
+
+def test_the_shared_opening_is_read_once_even_with_another_kind_of_prompt_between(smollm):
+    _ask(smollm, SYSTEM, SENTENCES + "Which metals? JSON.", max_tokens=8)
+    _, second = _ask(smollm, SYSTEM, SENTENCES + "Where did it rain? JSON.", max_tokens=8)
+    assert second.reused_tokens > 40 and second.prompt_tokens - second.reused_tokens < second.prompt_tokens / 2
+    _, other = _ask(smollm, "Rewrite the question so it stands alone.", "and Japan?", max_tokens=8)
+    assert other.reused_tokens < 10  # another kind of prompt: little in common
+    _, back = _ask(smollm, SYSTEM, SENTENCES + "Which metals were suspended? JSON.", max_tokens=8)
+    assert back.reused_tokens >= second.reused_tokens - 2  # kept aside while the other prompt ran, put back
+    assert back.total_s >= back.prompt_s + back.generate_s > 0
+
+
+def test_a_json_reply_ends_where_its_object_closes_with_one_step_per_token(smollm):
+    completion, call = _ask(smollm, SYSTEM, SENTENCES + "Which metals did China suspend? JSON.", max_tokens=80,
+                            schema=schema(2, 2), top_logprobs=5)
+    assert completion.text.endswith("}") and json.loads(completion.text)
+    assert len(completion.steps) == completion.completion_tokens == call.generated_tokens
+    assert "".join(chosen for chosen, _ in completion.steps) == completion.text
+    assert call.decodes == call.generated_tokens - 1  # no decode after the closing brace
+
+
+def test_the_engine_writes_what_llama_cpp_python_writes_with_or_without_drafts(smollm):
+    """From a fresh context (what came before changes how llama.cpp lays out its cache, and with it
+    the last bits of the sums), the engine's JSON equals llama-cpp-python's own for the same request."""
+    from llama_cpp import Llama
+
+    vanilla = Llama(model_path=str(smollm_gguf()), n_ctx=2048, n_threads=2, n_threads_batch=2, verbose=False)
+    for question in ('Copy sentence (1) exactly into "answer". JSON.', "Which metals did China suspend? JSON."):
+        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": SENTENCES + question}]
+        vanilla.reset()
+        expected = vanilla.create_chat_completion(messages=messages, temperature=0.0, max_tokens=80, seed=0, response_format={
+            "type": "json_object", "schema": schema(2, 2)})["choices"][0]["message"]["content"]
+        for draft in (0, 8):
+            smollm.draft_tokens = draft
+            smollm._llm.reset()
+            try:
+                got = smollm.generate(Request(messages=messages, max_tokens=80, schema=schema(2, 2), top_logprobs=5))
+            finally:
+                smollm.draft_tokens = 0
+            assert got.text == expected.strip(), (draft, question)
+            assert "".join(chosen for chosen, _ in got.steps) == got.text
+
+
+def test_drafting_and_compact_json_keep_the_reply(smollm):
+    prompt = SENTENCES + 'Copy sentence (1) exactly into "answer". JSON.'
+    smollm._llm.reset()
+    plain, plain_call = _ask(smollm, SYSTEM, prompt, max_tokens=80, schema=schema(2, 2), top_logprobs=5)
+    smollm.draft_tokens = 8
+    smollm._llm.reset()
+    try:
+        drafted, call = _ask(smollm, SYSTEM, prompt, max_tokens=80, schema=schema(2, 2), top_logprobs=5)
+    finally:
+        smollm.draft_tokens = 0
+    assert drafted.text == plain.text
+    assert [c for c, _ in drafted.steps] == [c for c, _ in plain.steps]  # one step per token, the same tokens
+    assert call.drafted_tokens > 0 and call.decodes < plain_call.decodes  # copied spans checked several at a time
+    smollm.compact_json = True
+    try:
+        compact, _ = _ask(smollm, SYSTEM, prompt, max_tokens=80, schema=schema(2, 2))
+    finally:
+        smollm.compact_json = False
+    outside_strings = re.sub(r'"(\\.|[^"\\])*"', '""', compact.text)
+    assert json.loads(compact.text) and not re.search(r"\s", outside_strings), compact.text

@@ -61,3 +61,18 @@ def test_a_line_cut_short_is_asked_again(tmp_path):
         f.write(json.dumps({"key": request_key("model sha256:abc", request("Cut?"))})[:20])
     again, made = cached(path, ["asked again"])
     assert again.generate(request("Cut?")).text == "asked again" and again.generate(request()).text == "kept"
+
+
+def test_the_local_identity_is_unchanged_by_default_and_kept_apart_by_what_changes_the_tokens():
+    """The committed cache's keys hold only while the default identity stays as it was written; a
+    compact grammar or drafted decodes are told apart."""
+    import llama_cpp
+
+    from assistant.llms.cache import identity
+    from assistant.model_files import QWEN_SHA256
+    from assistant.settings import Settings
+
+    assert identity(Settings(), "local") == f"llama.cpp {llama_cpp.__version__} gguf sha256:{QWEN_SHA256}"
+    variants = {identity(Settings(compact_json=True), "local"), identity(Settings(draft_tokens=8), "local"),
+                identity(Settings(), "local")}
+    assert len(variants) == 3

@@ -105,3 +105,18 @@ def test_first_token_benchmark_reports_what_the_model_was_shown(settings):
     assert result["answers"] >= 1 and result["llm"].startswith("local:SmolLM2")
     assert 0 < result["first_token_ms_p50"] <= result["answer_ms_p50"]
     assert 50 < result["prompt_tokens_median"] < 2048
+
+
+def test_answer_benchmark_splits_each_answer_and_measures_llama_cpp_on_the_same_tokens(settings):
+    from assistant.benchmark import bench_answer
+
+    s = settings.model_copy(update={"llm": "local", "gguf_path": smollm_gguf(), "n_ctx": 2048, "strategy": "select",
+                                    "select_max_tokens": 24})
+    questions = ["Which rare earth metals did China stop exporting in April 2025?",
+                 "What share of rare earth refining does China control?"]
+    result = bench_answer(s, questions, runs=1, log=lambda line: None, chat=True)
+    assert result["answers"] == 2 and result["llm"].startswith("local:SmolLM2") and result["chat"]
+    assert result["last_call_reused_tokens_median"] > 20  # the system message and the opening: read once
+    assert 0 < result["floor_read_s_median"] <= result["floor_prompt_s_median"] < result["floor_s_median"]
+    assert result["answer_s_median"] > result["prompt_s_median"] + result["generate_s_median"]
+    assert result["ratio_median"] > 0 and result["ratio_same_work_median"] >= result["ratio_median"]

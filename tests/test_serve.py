@@ -151,6 +151,29 @@ def test_api_ask_is_ask_json(server, built_index, monkeypatch):
     assert set(served["timings_ms"]) >= {"retrieval", "total"}
 
 
+def sse_events(url: str, body: dict) -> list[dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {SERVER_KEY}"})
+    with urllib.request.urlopen(request, timeout=120) as r:
+        text = r.read().decode()
+    return [json.loads(block[6:]) for block in text.split("\n\n") if block.startswith("data: {")]
+
+
+def test_api_stream_tells_the_stages_before_the_answer_and_the_openai_stream_does_not(server):
+    events = sse_events(f"{server}/api/stream", {"question": Q})
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "answer" and "stage" in kinds
+    stage_events = [e for e in events if e["type"] == "stage"]
+    assert kinds.index("answer") > max(i for i, k in enumerate(kinds) if k == "stage")
+    names = [e["stage"] for e in stage_events]
+    assert names[0] == "searching" and names[-1] == "checking", names
+    assert [e["elapsed_ms"] for e in stage_events] == sorted(e["elapsed_ms"] for e in stage_events)
+    assert all(e["text"] for e in stage_events)
+    chunks = sse_events(f"{server}/v1/chat/completions", {"model": "assistant", "stream": True,
+                                                         "messages": [{"role": "user", "content": Q}]})
+    assert chunks and all(c.get("object") == "chat.completion.chunk" for c in chunks)
+
+
 def test_twenty_concurrent_questions_all_answered_with_their_own_citations(server):
     doc = documents(server)
     expected = {}

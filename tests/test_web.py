@@ -74,6 +74,33 @@ def test_ask_then_the_cited_span_is_highlighted_in_its_article(server, page):
     assert page.locator("#article #highlight").inner_text() == citation["quote"]
 
 
+WATCH_WORKING = """
+window.__working = [];  // every text the working line's stage was given, from the mutation records
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      const stage = node.nodeType === Node.TEXT_NODE ? record.target : node.querySelector && node.querySelector(".working .stage");
+      if (!stage || !stage.classList || !stage.classList.contains("stage")) continue;
+      const text = node.nodeType === Node.TEXT_NODE ? node.data : stage.textContent;
+      if (window.__working[window.__working.length - 1] !== text) window.__working.push(text);
+    }
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+def test_while_the_answer_is_made_a_working_line_shows_the_stages_then_the_answer_replaces_it(server, page):
+    page.add_init_script(WATCH_WORKING)
+    page.goto(server + "/")
+    page.fill("#question", Q)
+    page.press("#question", "Enter")
+    page.wait_for_selector(".turn[data-state=done]")
+    shown = page.evaluate("window.__working")
+    assert shown and shown[0] == "searching" and shown[-1] == "checking", shown
+    assert page.locator(".turn .working").count() == 0  # the answer took its place
+    assert page.locator(".turn .answer .chip").count() > 0
+
+
 def test_readable_at_phone_width(server, page):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(server + "/")

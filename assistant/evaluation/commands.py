@@ -42,12 +42,14 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 class ProgressBar:
     """The runners' progress callback: a rich bar on stderr, started when the first question is asked
-    (indexing before it prints its own progress), with the running accuracy."""
+    (indexing before it prints its own progress), with the running accuracy and the time left, from
+    the pace of the last ten minutes (an answer can take longer than rich's default 30 s window)."""
 
-    def __init__(self) -> None:
+    def __init__(self, console=err, clock=None) -> None:
         self.progress: Any = None
         self.task: Any = None
         self.correct = 0
+        self.console, self.clock = console, clock
 
     def __call__(self, done: int, total: int, item: dict | None) -> None:
         if self.progress is None:
@@ -55,7 +57,9 @@ class ProgressBar:
                                        TimeRemainingColumn)
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+                                     TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                     console=self.console, transient=True, speed_estimate_period=600,
+                                     **({"get_time": self.clock} if self.clock else {}))
             self.progress.start()
             self.task = self.progress.add_task("asking", total=total)
         if item is None:

@@ -138,7 +138,15 @@ def identity(settings: Settings, backend_name: str) -> str | None:
     if backend_name == "local":
         import llama_cpp
 
-        return f"llama.cpp {llama_cpp.__version__} gguf sha256:{_gguf_sha256(settings)}"
+        who = f"llama.cpp {llama_cpp.__version__} gguf sha256:{_gguf_sha256(settings)}"
+        # a grammar without whitespace writes other tokens; drafted tokens are checked in batches,
+        # whose sums may differ in their last bits: replies of either are kept apart (the defaults
+        # add nothing, so the keys of replies written without them stay as they were)
+        if settings.compact_json:
+            who += " compact-json"
+        if settings.draft_tokens:
+            who += f" draft {settings.draft_tokens}"
+        return who
     if backend_name == "openai":
         from assistant.llms.registry import _openai_url
 

@@ -146,8 +146,12 @@ def create_app(bot: Assistant, options: ServeOptions = ServeOptions()) -> FastAP
     async def _http(_: Request, e: StarletteHTTPException):
         return JSONResponse(error_body(str(e.detail), "invalid_request_error"), e.status_code)
 
-    def ask_job(question: str, k, filters, history):
-        return lambda emit: bot.ask(question, k=k, filters=filters, history=history, on_text=emit).to_json()
+    def ask_job(question: str, k, filters, history, stages: bool = False):
+        def job(emit):
+            on_stage = (lambda stage: emit.stage(stage.to_json())) if stages else None
+            return bot.ask(question, k=k, filters=filters, history=history, on_text=emit, on_stage=on_stage).to_json()
+
+        return job
 
     def parsed_filters(body) -> Any:
         return as_filters({"since": body.since, "until": body.until, "sources": body.source or [], "as_of": body.as_of})
@@ -186,13 +190,14 @@ def create_app(bot: Assistant, options: ServeOptions = ServeOptions()) -> FastAP
 
     @app.post("/api/stream")
     async def api_stream(body: AskBody):
-        """Server-sent events: {"type": "text", "text"} as the model writes, then {"type": "answer",
-        "answer": <ask --json's object>}, or {"type": "error", "message", "status"}."""
-        job = await worker.submit(ask_job(body.question, body.k, parsed_filters(body), body.history))
+        """Server-sent events: {"type": "stage", "stage", "text", "elapsed_ms", "counts"} as the answer
+        is made (searching, reading, writing, checking) and {"type": "text", "text"} as the model
+        writes, then {"type": "answer", "answer": <ask --json's object>}, or {"type": "error", "message", "status"}."""
+        job = await worker.submit(ask_job(body.question, body.k, parsed_filters(body), body.history, stages=True))
 
         async def events():
-            async for piece in job.pieces():
-                yield _sse({"type": "text", "text": piece})
+            async for kind, value in job.updates():
+                yield _sse({"type": "stage", **value} if kind == "stage" else {"type": "text", "text": value})
             try:
                 yield _sse({"type": "answer", "answer": await job.result()})
             except Exception as e:  # the status line has gone: the error travels as an event

@@ -10,7 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-Emit = Callable[[str], None]
+
+
+class Emit:
+    """What a running job hands to the request that asked: text pieces (`emit(piece)`) and, for
+    routes that show them, the answer's stages (`emit.stage(data)`)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, events: asyncio.Queue):
+        self._loop, self._events = loop, events
+
+    def __call__(self, piece: str) -> None:
+        self._loop.call_soon_threadsafe(self._events.put_nowait, ("text", piece))
+
+    def stage(self, data: dict) -> None:
+        self._loop.call_soon_threadsafe(self._events.put_nowait, ("stage", data))
 
 
 class Busy(Exception):
@@ -25,18 +38,24 @@ class Busy(Exception):
 @dataclass
 class Job:
     future: concurrent.futures.Future
-    events: asyncio.Queue = field(repr=False)  # ("text", piece) ... then ("end", None)
+    events: asyncio.Queue = field(repr=False)  # ("text", piece) and ("stage", data) ... then ("end", None)
 
     async def result(self) -> Any:
         return await asyncio.wrap_future(self.future)
 
     async def pieces(self):
         """The text the job emits, as it comes; ends when the job does."""
+        async for kind, value in self.updates():
+            if kind == "text":
+                yield value
+
+    async def updates(self):
+        """("text", piece) and ("stage", data) as the job emits them; ends when the job does."""
         while True:
             kind, value = await self.events.get()
             if kind == "end":
                 return
-            yield value
+            yield kind, value
 
 
 class Worker:
@@ -59,9 +78,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         started = asyncio.Event()
         events: asyncio.Queue = asyncio.Queue()
-
-        def emit(piece: str) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, ("text", piece))
+        emit = Emit(loop, events)
 
         def run() -> Any:
             loop.call_soon_threadsafe(started.set)

@@ -154,13 +154,32 @@ function showError(error, turn) {
   else where.prepend(p);
 }
 
+// While the answer is made: a spinner, what is happening (from the server's stage events) and the
+// seconds since the question, ticking; the answer takes its place.
+function working(box) {
+  const started = performance.now();
+  const stage = el("span", { class: "stage", role: "status" }, "searching");
+  const elapsed = el("span", { class: "elapsed", "aria-hidden": "true" }, "0.0 s");
+  box.replaceChildren(el("p", { class: "working" }, el("span", { class: "spinner", "aria-hidden": "true" }), stage, " · ", elapsed));
+  const tick = () => { elapsed.textContent = ((performance.now() - started) / 1000).toFixed(1) + " s"; };
+  const timer = setInterval(tick, 100);
+  return {
+    show(text) { stage.textContent = text; tick(); },
+    stop() { clearInterval(timer); },
+  };
+}
+
 async function ask(question) {
   const turn = $("turn-template").content.firstElementChild.cloneNode(true);
   turn.querySelector(".turn-question").textContent = question;
   turn.dataset.state = "streaming";
   $("conversation").prepend(turn);
   const box = turn.querySelector(".answer");
-  box.textContent = "…";
+  const status = working(box);
+  try { await streamAnswer(turn, box, question, status); } finally { status.stop(); }
+}
+
+async function streamAnswer(turn, box, question, status) {
   const response = await call("/api/stream", {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ question, history: state.history.slice(-6) }),
@@ -179,8 +198,10 @@ async function ask(question) {
       const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
       if (!data) continue;
       const event = JSON.parse(data);
-      if (event.type === "text") { streamed += event.text; box.textContent = streamed; }
+      if (event.type === "stage") { if (!streamed) status.show(event.text); }
+      else if (event.type === "text") { status.stop(); streamed += event.text; box.textContent = streamed; }
       else if (event.type === "answer") {
+        status.stop();
         renderAnswer(turn, event.answer);
         state.history.push([event.answer.query || question, event.answer.answer]);
       } else if (event.type === "error") throw new Error(event.message);
