@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     # Recency prior (retrieval.recency): an article dated d days from the day asked (today, or
     # --as-of) gains recency_weight x 2^(-d / half-life) first places; 0 = off. Chosen on the
-    # RealTime QA dev weeks (answer in the 5 passages 0.592 -> 0.690; eval/README.md, stop 18).
+    # RealTime QA dev weeks (answer in the 5 passages 0.592 -> 0.690; eval/HISTORY.md, stop 18).
     recency_half_life_days: float = Field(7.0, ge=0.0)
     recency_weight: float = Field(2.0, ge=0.0)
     dense_weight: float = 1.0
@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     # (173 items): 0.05 -> 0.590 accuracy, 0.1 -> 0.607, 0.15 -> 0.624, 0.2 -> 0.642, 0.3 -> 0.647.
     select_other_articles: float = Field(0.2, ge=0.0)
     # ... and the best shown sentence not yet quoted, when this close to the best (0 = off); dev, local:
-    # QA 0.636 -> 0.665 accuracy, RealTime QA in-corpus 29/71 -> 31/71 (eval/README.md, stop 20).
+    # QA 0.636 -> 0.665 accuracy, RealTime QA in-corpus 29/71 -> 31/71 (eval/HISTORY.md, stop 20).
     select_best_margin: float = Field(0.1, ge=0.0)
     temperature: float = 0.0
     max_tokens: int = 400

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/retrieval_sweep.py eval/rare_earths_qa.jsonl [--quick] [--embedder=NAME]
     .venv/bin/python scripts/retrieval_sweep.py eval/rare_earths_qa.jsonl --index=eval/runs/idx '{}' '{"window_sentences": 3}'
 
-Prints one row per configuration; the tables in eval/README.md come from here. With --index, each
+Prints one row per configuration; the tables in eval/HISTORY.md come from here. With --index, each
 JSON argument is a set of changes to the default settings, run against that (default-chunked)
 index, and the row names the items whose evidence was not all in the top k."""
 

@@ -128,7 +128,7 @@ def decide(signals: Signals, calibrator: Calibrator | None, answerable_threshold
     return (NOT_STATED if signals.best_score >= answerable_threshold else REFUSE), confidence
 
 
-C = 0.3  # inverse regularisation: 5-fold cross-validation on both dev sets pooled, 0.05-1.0 alike (eval/README.md)
+C = 0.3  # inverse regularisation: 5-fold cross-validation on both dev sets pooled, 0.05-1.0 alike (eval/README.md, the decision)
 
 
 def fit(rows: Sequence[tuple[Signals, bool, bool]], llm: str, about: str = "", features: Sequence[str] = FEATURES,

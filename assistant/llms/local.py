@@ -72,7 +72,7 @@ def _quiet_stderr():
 
 
 class LocalBackend:
-    strategy = "select"  # evidence-first: chosen on the QA set's dev split (eval/README.md)
+    strategy = "select"  # evidence-first: chosen on the QA set's dev split (eval/HISTORY.md)
 
     def __init__(self, path: Path, *, n_ctx: int = 4096, n_threads: int = 2, chat_format: str | None = None,
                  draft_tokens: int = 0, compact_json: bool = False):
