@@ -77,6 +77,7 @@ def _cosines(embedder, question: str, sentences: tuple[str, ...]) -> np.ndarray:
     else:
         vectors = embedder.embed([question, *sentences])
         cosine = vectors[1:] @ vectors[0]
+    cosine.setflags(write=False)  # shared by whoever asks again
     with _COSINES_LOCK:
         _COSINES[key] = (embedder, cosine)
         while len(_COSINES) > _COSINES_KEPT:
