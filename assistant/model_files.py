@@ -79,6 +79,15 @@ def qwen_gguf(progress: Callable[[int, int], None] | None = None) -> Path:
     return target
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _join(parts: list[Path], out_path: Path, progress: Callable[[int], None]) -> tuple[int, str]:
     """Concatenate `parts` into `out_path`; (bytes written, sha256)."""
     digest, done = hashlib.sha256(), 0

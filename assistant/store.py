@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -44,6 +43,7 @@ from assistant.errors import (
     IndexMissingError,
     IndexWriteError,
 )
+from assistant.model_files import file_sha256
 from assistant.settings import INDEX_FORMAT_VERSION, Settings
 from assistant.types import Chunk, Document
 
@@ -85,14 +85,6 @@ class BuildReport:
     seconds: float = 0.0
     path: str = ""
     skipped: int = 0  # input files or records skipped, each with a warning
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def current_generation_name(index_dir: Path) -> str | None:
@@ -172,7 +164,7 @@ def _check_files(gen: Path, manifest: dict, *, full: bool) -> int:
             raise damaged
         if full or not isinstance(sizes, dict):
             try:
-                if _sha256(f) != digest:
+                if file_sha256(f) != digest:
                     raise damaged
             except OSError:
                 raise damaged from None
@@ -512,7 +504,7 @@ def _write_generation(index_dir: Path, manifest: dict, documents, chunks, vector
                 with open(p, "rb") as f:
                     os.fsync(f.fileno())
         written = sorted(p for p in tmp.rglob("*") if p.is_file())
-        manifest["files"] = {str(p.relative_to(tmp)): _sha256(p) for p in written}
+        manifest["files"] = {str(p.relative_to(tmp)): file_sha256(p) for p in written}
         manifest["sizes"] = {str(p.relative_to(tmp)): p.stat().st_size for p in written}
         with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
             f.write(json.dumps(manifest, indent=1, ensure_ascii=False))

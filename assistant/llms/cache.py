@@ -167,11 +167,7 @@ def _gguf_sha256(settings: Settings) -> str:
     known = json.loads(memo.read_text()) if memo.is_file() else {}
     tag = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
     if tag not in known:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        known[tag] = digest.hexdigest()
+        known[tag] = model_files.file_sha256(path)
         memo.parent.mkdir(parents=True, exist_ok=True)
         tmp = memo.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known, indent=1))
