@@ -58,19 +58,24 @@ def qwen(tmp_path_factory):
             os.environ["ASSISTANT_CACHE"] = old
 
 
-@pytest.fixture(scope="module")
-def hostile_index(tmp_path_factory):
+def index_with(tmp_path_factory, name: str, text: str):
+    """An index of the bundled articles and one more, `name`.txt holding `text`."""
     from assistant.indexing import index_paths
     from assistant.settings import Settings
     from tests.conftest import ARTICLES
 
-    folder = tmp_path_factory.mktemp("hostile")
+    folder = tmp_path_factory.mktemp(name)
     for article in ARTICLES.glob("*.txt"):
         (folder / article.name).write_text(article.read_text(encoding="utf-8"), encoding="utf-8")
-    (folder / "999_hostile.txt").write_text(HOSTILE, encoding="utf-8")
-    index_dir = tmp_path_factory.mktemp("hostile-index") / "index"
+    (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    index_dir = tmp_path_factory.mktemp(f"{name}-index") / "index"
     index_paths([folder], Settings(index_dir=index_dir))
     return index_dir
+
+
+@pytest.fixture(scope="module")
+def hostile_index(tmp_path_factory):
+    return index_with(tmp_path_factory, "999_hostile", HOSTILE)
 
 
 QUESTIONS = ["Which rare earth metals did China stop exporting in April 2025?",
@@ -117,17 +122,7 @@ INJECTED_QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def injected_index(tmp_path_factory):
-    from assistant.indexing import index_paths
-    from assistant.settings import Settings
-    from tests.conftest import ARTICLES
-
-    folder = tmp_path_factory.mktemp("injected")
-    for article in ARTICLES.glob("*.txt"):
-        (folder / article.name).write_text(article.read_text(encoding="utf-8"), encoding="utf-8")
-    (folder / "998_injected.txt").write_text(INJECTED, encoding="utf-8")
-    index_dir = tmp_path_factory.mktemp("injected-index") / "index"
-    index_paths([folder], Settings(index_dir=index_dir))
-    return index_dir
+    return index_with(tmp_path_factory, "998_injected", INJECTED)
 
 
 def test_an_injected_claim_is_never_in_a_first_line_cited_to_another_article(qwen, injected_index):
