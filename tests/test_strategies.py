@@ -166,7 +166,7 @@ def test_the_best_shown_sentence_is_quoted_too_when_close_to_the_best():
     # The model answered from sentence 3 (0.7); the best one (0.9) is quoted too, in reading order,
     # and the first line stays cited to the sentence that holds it.
     draft = decide("Who oversees export controls?", [3], "Howard Lutnick", select_best_margin=0.1)
-    assert draft.text.splitlines() == ["Howard Lutnick. [3]", f"“{SHOWN[0].text}” [1]", f"“{SHOWN[2].text}” [3]"]
+    assert draft.text.splitlines() == ["Commerce Secretary Howard Lutnick. [3]", f"“{SHOWN[0].text}” [1]", f"“{SHOWN[2].text}” [3]"]
     # Already quoted: the next best (0.8) is within 0.15 of the best, not within 0.05.
     quoted = decide("Where did the talks open?", [1], "In London", select_best_margin=0.15)
     assert quoted.text.splitlines()[1:] == [f"“{SHOWN[0].text}” [1]", f"“{SHOWN[1].text}” [2]"]
@@ -181,6 +181,28 @@ def test_the_first_line_is_cited_to_the_sentence_that_holds_it_whatever_number_t
     two = decide("Where did the talks open, and who oversees export controls?", [1],
                  "In London; Howard Lutnick oversees export controls")
     assert "[1]" in two.text.splitlines()[0] and "[3]" in two.text.splitlines()[0]  # two sentences hold it
+
+
+def test_the_first_line_names_a_name_and_a_figure_whole():
+    from assistant.answer import direct
+
+    shown = [Sentence(0.9, 0, 1, "The Vatican held the funeral of a former pope for the first time in 600 years ago.", 0, 10),
+             Sentence(0.8, 1, 2, "In Washington, President Joe Biden met the San Francisco Bay Area mayors.", 0, 10),
+             Sentence(0.7, 2, 3, "Shares of Bed Bath & Beyond fell 30 percent after the Omicron BA.5 wave in 2023 ended.", 0, 10)]
+
+    def line(question, answer):
+        return direct.first_line(question, answer, shown, [shown[0]]).text
+
+    assert line("For the first time in how many years?", "600") == "600 years. [1]"  # the figure with what it counts
+    assert line("Who met the mayors?", "Joe Biden") == "President Joe Biden. [2]"  # the name with its title
+    assert line("Which region's mayors?", "San Francisco") == "San Francisco Bay Area. [2]"
+    assert line("Whose shares fell?", "Bath") == "Bed Bath & Beyond. [3]"
+    assert line("Which wave?", "BA.5") == "Omicron BA.5. [3]"  # a code is not a figure: "wave" is not taken
+    assert line("When did the wave end?", "2023") == "2023. [3]"  # a year keeps what it is
+    assert line("Where did they meet?", "Washington") == "Washington. [2]"  # "In" opens the sentence, not the name
+    assert line("Whose shares?", "Bath & Beyond") == "Bed Bath & Beyond. [3]"
+    opening = [Sentence(0.9, 0, 1, "Though Life Savers sold well, the brand was sold.", 0, 10)]
+    assert direct.first_line("Which brand?", "Life Savers", opening, opening).text == "Life Savers. [1]"
 
 
 def test_an_answer_no_sentence_holds_is_not_stated_plainly_and_an_empty_choice_refused():

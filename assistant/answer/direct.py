@@ -3,7 +3,8 @@
 A reader reads the first line, so it says only what the chosen sentences say and, where they hold
 it, all of what the question asks. The model's short answer is located as spans of the shown
 sentences (`locate`: the fewest sentences holding its words, figures and names, and in each the
-window where they stand); each span is widened over a list it stands in and to the nearest date,
+window where they stand); each span is widened over a list it stands in, over the whole name or
+figure it stops inside ("President Joe Biden", "600 years"), and to the nearest date,
 quantity or name the question asks for that it lacks (`widen`); the first line is the model's own
 words when they are a span that already holds every part asked, else the widened spans, each
 cited. A yes/no question gets a verdict only where a located sentence states one: the model's
@@ -261,6 +262,35 @@ def _snap(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_CAPITAL_BEFORE = re.compile(r"(?<![\w'’])([A-Z][\w.&-]*|&)\s+$")  # a capitalised word, not a possessive
+_CAPITAL_AFTER = re.compile(r"^\s+([A-Z][\w.&-]*|&)(?![\w'’])")
+# Words that open a sentence or clause, capitalised there and never part of a name (stopwords aside).
+_OPENERS = frozenset("though although while whereas but yet however still so when after before since as if because "
+                     "despite meanwhile also then thus hence instead".split())
+_UNIT_AFTER = re.compile(r"^[\s-]+([a-z][a-z-]*)(?:\s+([a-z][a-z-]*s)\b)?")
+
+
+def _whole(text: str, start: int, end: int) -> tuple[int, int]:
+    """A name or a figure at the span's edge, named whole: a span that starts or ends on a capitalised
+    word takes the capitalised words beside it ("Joe Biden" in "President Joe Biden", "San Francisco"
+    in "San Francisco Bay Area"; never a function word or a clause's opening word capitalised because
+    it opens the sentence: "The", "Though"), and one that ends on a bare number the word it counts
+    ("600" -> "600 years", "45" -> "45 working days"; not a code such as "BA.5"). A year or a date
+    keeps what it is."""
+    if text[start:start + 1].isupper():
+        while (m := _CAPITAL_BEFORE.search(text[:start])) and (m.group(1) == "&" or (
+                tokenize(m.group(1)) and m.group(1).lower() not in _OPENERS)):  # not "The", "In", "Though"
+            start = m.start(1)
+    if re.search(r"\b[A-Z][\w.&-]*$", text[start:end]):
+        while (m := _CAPITAL_AFTER.match(text[end:])) and (m.group(1) == "&" or tokenize(m.group(1))):
+            end += m.end()
+        end = start + len(text[start:end].rstrip(" &"))
+    if re.search(r"(?<![\w.,])\d[\d.,]*$", text[start:end]) and not grounding.DATE.search(text[start:end]) \
+            and (m := _UNIT_AFTER.match(text[end:])) and tokenize(m.group(1)):
+        end += m.end(2 if m.group(2) and not m.group(1).endswith("s") and tokenize(m.group(2)) else 1)
+    return start, end
+
+
 _CLAUSE_MARK = re.compile(r"[;:—–“”\"()]|,\s+(?:but|while|whereas|which|although|though)\b")
 
 
@@ -277,7 +307,7 @@ def widen(span: Span, question: str, parts: Sequence[str], whole_clause: bool = 
     nearest thing of each asked kind it lacks, when that stands within REACH words; (the span, the
     kinds still missing)."""
     text = span.sentence.text
-    start, end = _over_list(text, *_snap(text, span.start, span.end))
+    start, end = _whole(text, *_over_list(text, *_snap(text, span.start, span.end)))
     if negated := _NEGATION_BEFORE.search(text[:start]):  # "not an outright ban", never "outright ban"
         start = negated.start()
     if re.match(r"\d", text[start:]) and (hedge := _HEDGE.search(text[:start])):  # "about 75%", never "75%"
