@@ -167,14 +167,19 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
     def index_config(self) -> dict:
-        """Everything that changes the stored vectors and chunks."""
-        return {
+        """Everything that changes the stored vectors and chunks. An embedder given as a local
+        folder is known by its weights' contents too, so a model retrained in place makes the index
+        built with it stale (a packaged model is known by its name: its package pins the weights)."""
+        config: dict = {
             "format_version": INDEX_FORMAT_VERSION,
             "embedder": self.embedder,
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap_tokens": self.chunk_overlap_tokens,
             "embed_titles": self.embed_titles,
         }
+        if weights := folder_weights(self.embedder):
+            config["embedder_weights"] = weights
+        return config
 
     def index_fingerprint(self) -> str:
         return _digest(self.index_config())
@@ -202,6 +207,27 @@ def _file_digest(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     except OSError:
         return None
+
+
+WEIGHT_FILES = (".safetensors", ".bin", ".onnx", ".pt")
+_weights_seen: dict[tuple, str] = {}  # (folder, each weight file's name, size and mtime) -> digest
+
+
+def folder_weights(name: str) -> str | None:
+    """The sha256 of a local model folder's weight files (by name and content, one digest), or None
+    when `name` is not a folder holding any. Hashed once a process per unchanged set of files."""
+    folder = Path(name).expanduser()
+    if not name or not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.rglob("*") if p.suffix in WEIGHT_FILES and p.is_file())
+    if not files:
+        return None
+    key = (str(folder.resolve()), *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    if key not in _weights_seen:
+        from assistant.model_files import file_sha256
+
+        _weights_seen[key] = _digest({str(p.relative_to(folder)): file_sha256(p) for p in files})
+    return _weights_seen[key]
 
 
 def _digest(data: dict) -> str:

@@ -99,3 +99,20 @@ def test_a_build_killed_midway_leaves_the_previous_index(copy_of_index, corpus, 
     after = load_index(s)
     assert [c.id for c in after.chunks] == [c.id for c in before.chunks]
     assert not [p for p in copy_of_index.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_an_index_built_with_a_model_folder_is_stale_once_the_folder_is_retrained_in_place(corpus, tmp_path):
+    from assistant.embedders import model_folder
+
+    folder = tmp_path / "my-minilm"
+    shutil.copytree(model_folder("all-MiniLM-L6-v2"), folder)
+    s = Settings(index_dir=tmp_path / "index", embedder=str(folder))
+    index_paths([corpus], s)
+    assert load_index(s).manifest["config"]["embedder_weights"]
+    weights = next(p for p in folder.rglob("*") if p.suffix in (".safetensors", ".bin"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of one weight: "retrained"
+    weights.write_bytes(bytes(data))
+    with pytest.raises(IndexMismatchError, match="embedder_weights.*--rebuild"):
+        load_index(s)
+    assert "embedder_weights" not in Settings().index_config()  # the packaged model is known by its name
