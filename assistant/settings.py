@@ -210,7 +210,7 @@ def _file_digest(path: Path) -> str | None:
 
 
 WEIGHT_FILES = (".safetensors", ".bin", ".onnx", ".pt")
-_weights_seen: dict[tuple, str] = {}  # (folder, each weight file's name, size and mtime) -> digest
+_weights_seen: dict[tuple, str] = {}  # each weight file's (resolved path, size, mtime) -> digest
 
 
 def folder_weights(name: str) -> str | None:
@@ -222,7 +222,7 @@ def folder_weights(name: str) -> str | None:
     files = sorted(p for p in folder.rglob("*") if p.suffix in WEIGHT_FILES and p.is_file())
     if not files:
         return None
-    key = (str(folder.resolve()), *((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    key = tuple((str(p.resolve()), (stat := p.stat()).st_size, stat.st_mtime_ns) for p in files)
     if key not in _weights_seen:
         from assistant.model_files import file_sha256
 
