@@ -203,8 +203,10 @@ def default(name: str):
 
 
 def _file_digest(path: Path) -> str | None:
+    from assistant.model_files import file_sha256
+
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        return file_sha256(path)[:16]
     except OSError:
         return None
 

@@ -270,6 +270,12 @@ _OPENERS = frozenset("though although while whereas but yet however still so whe
 _UNIT_AFTER = re.compile(r"^[\s-]+([a-z][a-z-]*)(?:\s+([a-z][a-z-]*s)\b)?")
 
 
+def _of_a_name(word: str, before: bool = False) -> bool:
+    """A capitalised word beside a name is part of it: "&" or a content word, but before it never a
+    word that opens a sentence or clause ("The", "In", "Though")."""
+    return word == "&" or (bool(tokenize(word)) and not (before and word.lower() in _OPENERS))
+
+
 def _whole(text: str, start: int, end: int) -> tuple[int, int]:
     """A name or a figure at the span's edge, named whole: a span that starts or ends on a capitalised
     word takes the capitalised words beside it ("Joe Biden" in "President Joe Biden", "San Francisco"
@@ -278,11 +284,10 @@ def _whole(text: str, start: int, end: int) -> tuple[int, int]:
     ("600" -> "600 years", "45" -> "45 working days"; not a code such as "BA.5"). A year or a date
     keeps what it is."""
     if text[start:start + 1].isupper():
-        while (m := _CAPITAL_BEFORE.search(text[:start])) and (m.group(1) == "&" or (
-                tokenize(m.group(1)) and m.group(1).lower() not in _OPENERS)):  # not "The", "In", "Though"
+        while (m := _CAPITAL_BEFORE.search(text[:start])) and _of_a_name(m.group(1), before=True):
             start = m.start(1)
     if re.search(r"\b[A-Z][\w.&-]*$", text[start:end]):
-        while (m := _CAPITAL_AFTER.match(text[end:])) and (m.group(1) == "&" or tokenize(m.group(1))):
+        while (m := _CAPITAL_AFTER.match(text[end:])) and _of_a_name(m.group(1)):
             end += m.end()
         end = start + len(text[start:end].rstrip(" &"))
     if re.search(r"(?<![\w.,])\d[\d.,]*$", text[start:end]) and not grounding.DATE.search(text[start:end]) \
