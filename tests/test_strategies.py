@@ -147,6 +147,10 @@ def test_support_needs_the_figures_names_and_most_words():
     assert not support.holds("China mines 80% of rare earths", passage)
     assert not support.holds("Australia mines 70% of rare earths", passage)  # a name, even as the first word
     assert not support.holds("Exports of magnets to carmakers collapsed sharply", passage)
+    # A name is the same name whichever apostrophe its possessive takes (an article's "’", a model's "'").
+    curly = "Beijing’s export controls exposed the US’ reliance on China."
+    assert support.holds("Beijing's export controls exposed the US' reliance", curly)
+    assert not support.holds("Tokyo's export controls exposed the US' reliance", curly)
 
 
 SHOWN = [Sentence(0.9, 0, 1, "Trade talks between the two sides opened in London on Monday.", 0, 10),
