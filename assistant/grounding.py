@@ -62,7 +62,7 @@ _PASSAGE_MENTION = re.compile(r"\bpassages?\s+\d+(?:\s*(?:,|and)\s*\d+)*", re.IG
 def _bare(word: str) -> str:
     """Lower case, possessive dropped, whichever apostrophe: "Beijing's" and "Beijing’s" are "beijing",
     "the US’" (as an article writes it) and "the US'" (as a model does) are "us"."""
-    return re.sub(r"'s?$", "", word.lower().replace("’", "'"))
+    return re.sub(r"'s?$", "", normalise(word))  # the one normaliser straightens the apostrophe
 
 
 def words(text: str) -> set[str]:

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from assistant.model_files import file_sha256
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 
@@ -203,8 +205,6 @@ def default(name: str):
 
 
 def _file_digest(path: Path) -> str | None:
-    from assistant.model_files import file_sha256
-
     try:
         return file_sha256(path)[:16]
     except OSError:
@@ -226,8 +226,6 @@ def folder_weights(name: str) -> str | None:
         return None
     key = tuple((str(p.resolve()), (stat := p.stat()).st_size, stat.st_mtime_ns) for p in files)
     if key not in _weights_seen:
-        from assistant.model_files import file_sha256
-
         _weights_seen[key] = _digest({str(p.relative_to(folder)): file_sha256(p) for p in files})
     return _weights_seen[key]
 
