@@ -3,7 +3,6 @@ each step from a tiny model; injected instructions in an article against the pac
 
 import json
 import os
-import re
 
 import pytest
 
@@ -208,7 +207,7 @@ def test_the_engine_writes_what_llama_cpp_python_writes_with_or_without_drafts(s
             assert "".join(chosen for chosen, _ in got.steps) == got.text
 
 
-def test_drafting_and_compact_json_keep_the_reply(smollm):
+def test_drafting_keeps_the_reply(smollm):
     prompt = SENTENCES + 'Copy sentence (1) exactly into "answer". JSON.'
     smollm._llm.reset()
     plain, plain_call = _ask(smollm, SYSTEM, prompt, max_tokens=80, schema=schema(2, 2), top_logprobs=5)
@@ -221,10 +220,3 @@ def test_drafting_and_compact_json_keep_the_reply(smollm):
     assert drafted.text == plain.text
     assert [c for c, _ in drafted.steps] == [c for c, _ in plain.steps]  # one step per token, the same tokens
     assert call.drafted_tokens > 0 and call.decodes < plain_call.decodes  # copied spans checked several at a time
-    smollm.compact_json = True
-    try:
-        compact, _ = _ask(smollm, SYSTEM, prompt, max_tokens=80, schema=schema(2, 2))
-    finally:
-        smollm.compact_json = False
-    outside_strings = re.sub(r'"(\\.|[^"\\])*"', '""', compact.text)
-    assert json.loads(compact.text) and not re.search(r"\s", outside_strings), compact.text

@@ -64,8 +64,8 @@ def test_a_line_cut_short_is_asked_again(tmp_path):
 
 
 def test_the_local_identity_is_unchanged_by_default_and_kept_apart_by_what_changes_the_tokens():
-    """The committed cache's keys hold only while the default identity stays as it was written; a
-    compact grammar or drafted decodes are told apart."""
+    """The committed cache's keys hold only while the default identity stays as it was written;
+    drafted decodes are told apart."""
     import llama_cpp
 
     from assistant.llms.cache import identity
@@ -73,6 +73,6 @@ def test_the_local_identity_is_unchanged_by_default_and_kept_apart_by_what_chang
     from assistant.settings import Settings
 
     assert identity(Settings(), "local") == f"llama.cpp {llama_cpp.__version__} gguf sha256:{QWEN_SHA256}"
-    variants = {identity(Settings(compact_json=True), "local"), identity(Settings(draft_tokens=8), "local"),
+    variants = {identity(Settings(draft_tokens=4), "local"), identity(Settings(draft_tokens=8), "local"),
                 identity(Settings(), "local")}
     assert len(variants) == 3

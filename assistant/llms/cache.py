@@ -139,11 +139,8 @@ def identity(settings: Settings, backend_name: str) -> str | None:
         import llama_cpp
 
         who = f"llama.cpp {llama_cpp.__version__} gguf sha256:{_gguf_sha256(settings)}"
-        # a grammar without whitespace writes other tokens; drafted tokens are checked in batches,
-        # whose sums may differ in their last bits: replies of either are kept apart (the defaults
-        # add nothing, so the keys of replies written without them stay as they were)
-        if settings.compact_json:
-            who += " compact-json"
+        # drafted tokens are checked in batches, whose sums may differ in their last bits: their
+        # replies are kept apart (the default adds nothing, so the committed keys stay as they were)
         if settings.draft_tokens:
             who += f" draft {settings.draft_tokens}"
         return who

@@ -75,7 +75,7 @@ class LocalBackend:
     strategy = "select"  # evidence-first: chosen on the QA set's dev split (eval/HISTORY.md)
 
     def __init__(self, path: Path, *, n_ctx: int = 4096, n_threads: int = 2, chat_format: str | None = None,
-                 draft_tokens: int = 0, compact_json: bool = False):
+                 draft_tokens: int = 0):
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
@@ -100,13 +100,11 @@ class LocalBackend:
         self.path = path
         self.n_threads = n_threads
         self.draft_tokens = draft_tokens
-        self.compact_json = compact_json
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "LocalBackend":
         return cls(_model_path(settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                   chat_format=settings.chat_format, draft_tokens=settings.draft_tokens,
-                   compact_json=settings.compact_json)
+                   chat_format=settings.chat_format, draft_tokens=settings.draft_tokens)
 
     @staticmethod
     def name_for(settings: Settings) -> str:
@@ -172,7 +170,7 @@ class LocalBackend:
         try:
             reply = engine.create_chat_completion(
                 messages=request.messages, temperature=request.temperature, max_tokens=request.max_tokens,
-                grammar=json_grammar(request.schema, compact=self.compact_json), seed=0,
+                grammar=json_grammar(request.schema), seed=0,
                 logits_processor=[recorder] if recorder else None,
             )
         except (ValueError, RuntimeError) as e:
@@ -188,15 +186,12 @@ class LocalBackend:
                           completion_tokens=usage.get("completion_tokens", 0), steps=steps)
 
 
-def json_grammar(schema: dict, compact: bool = False):
-    """The schema as a llama.cpp grammar; `compact`: no whitespace anywhere outside strings."""
+def json_grammar(schema: dict):
+    """The schema as a llama.cpp grammar (its own whitespace rules: the model writes `"evidence": [` with
+    a space, and made to write `":[` Qwen closes the list at once; eval/HISTORY.md, stop 35)."""
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    text = json_schema_to_gbnf(json.dumps(schema))
-    if compact:
-        lines = [line for line in text.splitlines() if not line.startswith("space ::=")]
-        text = "\n".join([*lines, 'space ::= ""'])
-    return LlamaGrammar.from_string(text, verbose=False)
+    return LlamaGrammar.from_string(json_schema_to_gbnf(json.dumps(schema)), verbose=False)
 
 
 def _model_path(settings: Settings) -> Path:
