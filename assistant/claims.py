@@ -12,7 +12,8 @@ elsewhere in the text), a function word (auxiliaries, pronouns, quantifiers, "sa
 or a content word. A word is negated when an odd number of cues (not, no, never, n't, cannot, nor,
 none, without, unlikely, unable, fail(ed) to, refuse(d) to, instead of, rather than) stand before it
 in its clause: "unlikely to cede leverage without reciprocal actions" negates "cede", not
-"reciprocal"; a cue closing its clause ("how valuable they could not be") negates what comes
+"reciprocal"; "and" or "or" before a verb of its own ("... and is flexing its muscles") opens a new
+clause; a cue closing its clause ("how valuable they could not be") negates what comes
 before it. "not only/just/merely" is no negation ("not only X but Y" states X), nor is a bound ("no
 more than 65%")."""
 
@@ -36,6 +37,11 @@ NOT_NEGATING = frozenset({"only", "just", "merely", "simply"})  # "not only X bu
 BOUNDS = frozenset({"more", "less", "fewer", "later", "earlier"})  # "no more than 65%" is a bound, not a negation
 CLAUSE_WORDS = frozenset({"but", "while", "whereas", "although", "though", "however", "because", "unless", "instead",
                           "despite"})
+# "and"/"or" before a verb of its own opens a clause: "unlikely to remove them and is flexing its muscles"
+# negates "remove", not "flexing".
+COORDINATORS = frozenset({"and", "or"})
+FINITE = frozenset({"is", "are", "was", "were", "has", "have", "had", "will", "would", "can", "could", "should", "may",
+                    "might", "must", "does", "did", "do"})
 # Words that say nothing of their own about what is claimed: auxiliaries, pronouns, verdict words.
 FUNCTION_WORDS = """do does did doing done has have had having been being can could would should shall might must am
     were he she his her him we our you your i me my its them those which who whom whose what when where also yes
@@ -123,7 +129,8 @@ def read(text: str) -> Reading:
         while s + 1 < len(starts) and start >= starts[s + 1]:
             s += 1
         gap = text[spans[i - 1][1]:start] if i else ""
-        if i and (new_sentence or _CLAUSE_GAP.search(gap) or words[i].lower() in CLAUSE_WORDS):
+        coordinated = words[i].lower() in COORDINATORS and i + 1 < len(words) and words[i + 1].lower() in FINITE
+        if i and (new_sentence or _CLAUSE_GAP.search(gap) or words[i].lower() in CLAUSE_WORDS or coordinated):
             c += 1
             parity = False
         first_of_sentence = i == 0 or new_sentence or bool(_OPENING.search(gap))

@@ -45,6 +45,13 @@ def test_what_the_passage_says_holds(claim):
     assert holds(claim, PASSAGE), unsupported(claim, PASSAGE)
 
 
+def test_a_negation_stops_where_and_brings_a_verb_of_its_own():
+    passage = "Experts say China is unlikely to completely remove the restrictions and is “flexing its muscles”."
+    assert holds("China is flexing its muscles.", passage), unsupported("China is flexing its muscles.", passage)
+    assert "the passage" in unsupported("China is not flexing its muscles.", passage)
+    assert "the passage" in unsupported("China will completely remove the restrictions.", passage)
+
+
 @pytest.mark.parametrize("claim, question, flagged", [
     ("No.", "Did China suspend exports of seven rare earths?", True),
     ("Yes.", "Did China suspend exports of seven rare earths?", False),
