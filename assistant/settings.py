@@ -154,7 +154,6 @@ class Settings(BaseSettings):
     chat_format: str | None = None  # only for GGUFs that carry no chat template
     # JSON replies (select): check this many tokens drafted by prompt lookup in one decode (0 = off). Meant to
     # leave the replies as they are; batched sums differ in their last bits and change 3 of 20 Qwen dev replies.
-    # (A grammar with no whitespace outside strings was removed: Qwen then closed every evidence list at once.)
     draft_tokens: int = Field(0, ge=0, le=32)
 
     @classmethod

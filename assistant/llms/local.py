@@ -187,8 +187,8 @@ class LocalBackend:
 
 
 def json_grammar(schema: dict):
-    """The schema as a llama.cpp grammar (its own whitespace rules: the model writes `"evidence": [` with
-    a space, and made to write `":[` Qwen closes the list at once; eval/HISTORY.md, stop 35)."""
+    """The schema as a llama.cpp grammar, its whitespace rules kept: Qwen writes `"evidence": [` with a
+    space, and made to write `":[` closes the list at once (eval/HISTORY.md)."""
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
     return LlamaGrammar.from_string(json_schema_to_gbnf(json.dumps(schema)), verbose=False)
