@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from assistant.chunking import sentence_spans
 from assistant.citations import figure_spans
-from assistant.grounding import asks_yes_no, yes_no
+from assistant.grounding import FINITE, asks_yes_no, yes_no
 from assistant.lexical import terms, word_spans
 from assistant.settings import default
 
@@ -40,8 +40,6 @@ CLAUSE_WORDS = frozenset({"but", "while", "whereas", "although", "though", "howe
 # "and"/"or" before a verb of its own opens a clause: "unlikely to remove them and is flexing its muscles"
 # negates "remove", not "flexing".
 COORDINATORS = frozenset({"and", "or"})
-FINITE = frozenset({"is", "are", "was", "were", "has", "have", "had", "will", "would", "can", "could", "should", "may",
-                    "might", "must", "does", "did", "do"})
 # Words that say nothing of their own about what is claimed: auxiliaries, pronouns, verdict words.
 FUNCTION_WORDS = """do does did doing done has have had having been being can could would should shall might must am
     were he she his her him we our you your i me my its them those which who whom whose what when where also yes
@@ -129,8 +127,9 @@ def read(text: str) -> Reading:
         while s + 1 < len(starts) and start >= starts[s + 1]:
             s += 1
         gap = text[spans[i - 1][1]:start] if i else ""
-        coordinated = words[i].lower() in COORDINATORS and i + 1 < len(words) and words[i + 1].lower() in FINITE
-        if i and (new_sentence or _CLAUSE_GAP.search(gap) or words[i].lower() in CLAUSE_WORDS or coordinated):
+        word = words[i].lower()
+        coordinated = word in COORDINATORS and i + 1 < len(words) and words[i + 1].lower() in FINITE
+        if i and (new_sentence or _CLAUSE_GAP.search(gap) or word in CLAUSE_WORDS or coordinated):
             c += 1
             parity = False
         first_of_sentence = i == 0 or new_sentence or bool(_OPENING.search(gap))

@@ -76,9 +76,10 @@ def names(sentence: str) -> set[str]:
     return {_bare(w) for w in _WORD.findall(sentence)[1:] if w[0].isupper()} - _NOT_NAMES
 
 
-_YES_NO_QUESTION = re.compile(
-    r"^\s*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must|true or false)\b",
-    re.IGNORECASE)
+# The verbs that open a yes/no question ("Did China ...?") and, after "and", a predicate of its own (claims.py).
+FINITE = ("is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will", "would",
+          "should", "may", "might", "must")
+_YES_NO_QUESTION = re.compile(rf"^\s*({'|'.join(FINITE)}|true or false)\b", re.IGNORECASE)
 _YES_NO_ANSWER = re.compile(r"^\W*(yes|no|true|false)\b", re.IGNORECASE)
 
 
