@@ -57,7 +57,7 @@ VERDICT_COVER = default("claim_verdict_cover")  # share of a question's terms a 
 
 
 @lru_cache(maxsize=1)
-def _function_terms() -> frozenset[str]:
+def function_terms() -> frozenset[str]:
     return frozenset(terms(FUNCTION_WORDS))
 
 
@@ -118,7 +118,7 @@ def read(text: str) -> Reading:
             w += 1
         if w > first:
             found.append((value, first, w - 1))
-    function = _function_terms()
+    function = function_terms()
     sentence, clause, negated, kind = [], [], [], []
     s = c = 0
     parity = bound = False

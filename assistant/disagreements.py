@@ -1,13 +1,17 @@
 """Sources that disagree: when a question asks for a figure or a date and another article states a
-different one in a sentence about the same thing, the answer says so and quotes it with its
-source. Values are compared after reading them (values.py): "90%" and "nearly 90 per cent" agree,
-"June 10, 2025" and "Tuesday" in an article of that day agree, 62% and 70% do not."""
+different one in a sentence about the same thing, the answer's first line names that value with
+its citation ("62%. [4] Another article: about 70%. [1]") and the sentence is quoted under it.
+Values are compared after reading them (values.py): "90%" and "nearly 90 per cent" agree, "June
+10, 2025" and "Tuesday" in an article of that day agree, 62% and 70% do not, and a count of leaders
+is not a count of minutes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from assistant import values
+from assistant.answer.direct import HEDGE
 from assistant.citations import MARKER, cited_numbers
 from assistant.grounding import Similarity, asks_for_date, asks_for_quantity
 from assistant.sentences import Sentence
@@ -63,6 +67,34 @@ def differing_sentences(
         return []
     close = similarity(answer, [s.text for s in candidates.values()])
     return [c for c, sim in zip(candidates.values(), close) if sim >= same_topic][:limit]
+
+
+_SINCE = re.compile(r"(?:since|until|before|after|by|from|in|on)\s+$", re.IGNORECASE)
+
+
+def differing_value(sentence: Sentence, question: str, answer_text: str, hits: Sequence[Hit]) -> str:
+    """The first value of the kind asked in `sentence` that the answer does not state, as the
+    sentence writes it with the word that qualifies it ("about 70%", "since 2023"); '' when none."""
+    read = _reader(question)
+    if read is None:
+        return ""
+    cited_n = [n for n in cited_numbers(answer_text) if 0 < n <= len(hits)]
+    stated = read(MARKER.sub("", answer_text), hits[cited_n[0] - 1].date if cited_n else "")
+    text = sentence.text
+    for value in read(text, hits[sentence.n - 1].date):
+        if not values.differ(stated, [value]) or (at := text.find(value.text)) < 0:
+            continue
+        lead = HEDGE.search(text[:at]) or _SINCE.search(text[:at])
+        said = text[lead.start() if lead else at:at + len(value.text)]
+        return said[0].lower() + said[1:] if lead else said  # "Since 2023, ..." is "since 2023" here
+    return ""
+
+
+def first_line(line: str, differing: Sequence[Sentence], question: str, answer_text: str, hits: Sequence[Hit]) -> str:
+    """The first line with each differing article's value after it: "62%. [4] Another article: about 70%. [1]"."""
+    added = [f"Another article: {value}. [{s.n}]" for s in differing
+             if (value := differing_value(s, question, answer_text, hits))]
+    return " ".join([line, *added])
 
 
 def note(differing: Sequence[Sentence], question: str, hits: Sequence[Hit]) -> str:

@@ -188,6 +188,13 @@ def share_phrases(question: str, answer_text: str) -> tuple[str, list[str]]:
     return asked.group(1).strip(), stated
 
 
+def shares_at(text: str, start: int, end: int) -> list[str]:
+    """What the shares stated in `text` whose figure stands in [start, end) are shares of: a first line
+    "nearly 90%" taken from "... nearly 90% of the world's processing capacity" is a share of that."""
+    return [_CLAUSE_END.sub("", m.group(1)).strip() or m.group(1).strip()
+            for m in _STATES_SHARE.finditer(text) if start <= m.start() < end or m.start() <= start < m.start(1)]
+
+
 def asks_for_quantity(question: str) -> bool:
     return bool(_ASKS_QUANTITY.search(question) or _ASKS_SHARE.search(question))
 
@@ -197,17 +204,20 @@ def asks_for_date(question: str) -> bool:
 
 
 def misses_what_was_asked(answer_text: str, question: str, similarity: Similarity | None = None,
-                          share_match: float = SHARE_MATCH) -> str:
+                          share_match: float = SHARE_MATCH, shares: Sequence[str] = ()) -> str:
     """'' when the answer holds the kind of thing the question asks for (a quantity, a date, a name);
     else what it lacks. An answer to "how much did Japan invest?" without a single figure, or to
     "when?" without a date, answers something else: small models do that instead of refusing. With
-    `similarity` (of a phrase to others), a share of something else than what was asked does not count."""
+    `similarity` (of a phrase to others), a share of something else than what was asked does not count:
+    what the answer states shares of, and `shares`, what its figures are shares of where they stand
+    in the passages (`shares_at`)."""
     if len(_WH.findall(question)) > 1:
         return ""  # "what happened, why, and for how long?": a partial answer still helps
     body = MARKER.sub("", answer_text)
     if asks_for_quantity(question) and not QUANTITY.search(re.sub(r"\b(1[89]\d\d|20\d\d)\b", "", body)):
         return "quantity"
     asked, stated = share_phrases(question, body)
+    stated = stated + list(shares) if asked else stated
     if similarity and stated and max(similarity(asked, stated)) < share_match:
         return f"share of {asked!r}"
     if asks_for_date(question) and not DATE.search(body):

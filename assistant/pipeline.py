@@ -131,7 +131,10 @@ class Assistant:
         # After resolving, so that a misnumbered citation is not taken for the article the answer cites.
         if not preface and not grounding.is_refusal(text) and (differing := disagreements.differing_sentences(
                 query, text, shown, ranked, self.similarity, margin=s.differ_margin, same_topic=s.differ_same_topic)):
-            text, cites, _, _ = resolve(f"{text}\n{disagreements.note(differing, query, shown)}")
+            line, _, rest = text.partition("\n")
+            if not draft.streamed:  # a streamed first line has been read already: the note alone follows it
+                line = disagreements.first_line(line, differing, query, text, shown)
+            text, cites, _, _ = resolve("\n".join(x for x in (line, rest, disagreements.note(differing, query, shown)) if x))
         claims = support.check(text, shown, query, s.support_min_overlap).claims
         refused = (grounding.is_refusal(text) or grounding.says_not_found(text)) and not cites
         if preface and not grounding.is_refusal(text):

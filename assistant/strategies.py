@@ -241,8 +241,9 @@ def decide(question: str, shown: Sequence[Sentence], picked: Sequence[int], answ
     if not picked:
         return Draft(REFUSAL, withheld="(the model chose no sentence)", decision=REFUSE, first_line="")
     line = direct.first_line(question, answer, shown, chosen)
-    signals = read_signals(question, shown, chosen, line, answer, steps, doc_of or {}, verified,
-                           grounding.misses_what_was_asked(line.text, question, similarity, s.share_match) if line.text else "")
+    shares = [share for x in line.spans for share in grounding.shares_at(x.sentence.text, x.start, x.end)]
+    lacking = grounding.misses_what_was_asked(line.text, question, similarity, s.share_match, shares) if line.text else ""
+    signals = read_signals(question, shown, chosen, line, answer, steps, doc_of or {}, verified, lacking)
     verdict, confidence = decision.decide(signals, calibrator, s.answerable_threshold)
     record = dataclasses.asdict(signals)
     withheld = f"(withheld: confidence {confidence:.2f}) {answer}"

@@ -105,7 +105,7 @@ def counts(text: str) -> list[Value]:
         if noun in _NOT_COUNTED or re.fullmatch(r"(19|20)\d\d", m.group("n")):
             continue
         v = _number(m.group("n"))
-        out.append(Value("count", v, v, noun.rstrip("s"), m.group(0)))
+        out.append(Value("count", v, v, noun[:-3] + "y" if noun.endswith("ies") else noun.rstrip("s"), m.group(0)))
     return out
 
 
@@ -150,7 +150,8 @@ def quantities(text: str) -> list[Value]:
 
 
 def differ(stated: list[Value], given: list[Value]) -> bool:
-    """`given` states values of a kind that `stated` has, and none of them equals a stated one."""
-    kinds = {v.kind for v in stated}
-    relevant = [g for g in given if g.kind in kinds]
+    """`given` states values of a kind that `stated` has (counts: of the same thing, "two leaders" is
+    not a count of minutes), and none of them equals a stated one."""
+    kinds = {(v.kind, v.unit if v.kind == "count" else "") for v in stated}
+    relevant = [g for g in given if (g.kind, g.unit if g.kind == "count" else "") in kinds]
     return bool(relevant) and not any(g.same(s) for g in relevant for s in stated)

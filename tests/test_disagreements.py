@@ -1,7 +1,7 @@
 import pytest
 
 from assistant import values
-from assistant.disagreements import differing_sentences, note
+from assistant.disagreements import differing_sentences, first_line, note
 from assistant.llms.scripted import ScriptedLLM
 from assistant.pipeline import Assistant
 from assistant.sentences import Sentence
@@ -47,6 +47,9 @@ def test_values_that_share_a_token_are_not_taken_as_equal():
     assert values.differ(values.shares("62% of output"), values.shares("62.8% of output"))
     assert not values.differ(values.shares("62% of output"), values.shares("about 62 per cent"))
     assert not values.differ(values.shares("62%"), values.dates("June 2025"))  # another kind: nothing to compare
+    assert not values.differ(values.counts("it lasted 90 minutes"), values.counts("the two leaders"))  # counts of other things
+    assert values.differ(values.counts("seven states"), values.counts("more than 30 states"))
+    assert values.counts("six centuries")[0].unit == "century"
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +79,17 @@ def test_another_articles_different_figure_is_found(similarity):
     assert [s.n for s in found] == [2]  # not [3] (the same figure written otherwise), not [4] (another subject)
     assert note(found, QUESTION, HITS) == (
         f"Another article (Title other) gives a different figure: “{HITS[1].chunk.text}” [2]")
+
+
+def test_the_first_line_names_the_other_articles_value_with_its_source(similarity):
+    found = differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 2, 3, 4), similarity)
+    assert first_line("62% [1].", found, QUESTION, ANSWER, HITS) == "62% [1]. Another article: about 70%. [2]"
+    assert first_line("62% [1].", [], QUESTION, ANSWER, HITS) == "62% [1]."
+    since = [hit(1, "An export ban was imposed in December 2024.", "a"),
+             hit(2, "Since 2023, it has also imposed export curbs on gallium.", "b")]
+    other = [Sentence(0.8, 2, 2, since[1].chunk.text, 0, 0)]
+    assert first_line("December 2024. [1]", other, "When did China restrict gallium exports?",
+                      "December 2024. [1]", since) == "December 2024. [1] Another article: since 2023. [2]"
 
 
 def test_nothing_is_added_when_the_sources_agree_or_the_other_is_far_less_relevant(similarity):

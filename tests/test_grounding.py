@@ -1,7 +1,7 @@
 import pytest
 
 from assistant.grounding import (
-    check, drop_invented, drop_repeats, is_refusal, misses_what_was_asked, says_not_found, share_phrases,
+    check, drop_invented, drop_repeats, is_refusal, misses_what_was_asked, says_not_found, share_phrases, shares_at,
 )
 from assistant.prompts import REFUSAL
 from assistant.types import Chunk, Hit
@@ -143,6 +143,19 @@ def test_share_phrases_reads_what_is_asked_and_what_is_stated():
 def test_a_share_of_something_else_than_was_asked_does_not_answer(minilm_similarity, question, answer, lacking):
     assert bool(misses_what_was_asked(answer, question, minilm_similarity)) == lacking
     assert misses_what_was_asked(answer, question) == ""  # without a similarity the check is off
+
+
+def test_a_bare_share_is_read_as_its_sentence_states_it(minilm_similarity):
+    sentence = "China dominates the global rare earth market, controlling nearly 90% of the world’s processing capacity."
+    at = sentence.index("nearly 90%")
+    shares = shares_at(sentence, at, at + len("nearly 90%"))
+    assert shares == ["the world’s processing capacity"]
+    assert shares_at(sentence, 0, at) == []  # the span stops before the figure
+    reserves = "What percentage of the world's rare earth reserves lie in China?"
+    assert misses_what_was_asked("nearly 90% [1].", reserves, minilm_similarity) == ""  # the first line alone
+    assert misses_what_was_asked("nearly 90% [1].", reserves, minilm_similarity, shares=shares)
+    capacity = "What share of the world's rare earth processing capacity does China hold?"
+    assert misses_what_was_asked("nearly 90% [1].", capacity, minilm_similarity, shares=shares) == ""
 
 
 @pytest.mark.parametrize("answer", ["A decision is expected before the end of the month [1].",

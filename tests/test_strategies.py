@@ -209,6 +209,37 @@ def test_the_first_line_names_a_name_and_a_figure_whole():
     assert direct.first_line("Which brand?", "Life Savers", opening, opening).text == "Life Savers. [1]"
 
 
+def test_a_bare_share_in_the_first_line_is_read_as_a_share_of_what_its_sentence_says():
+    from assistant.embedders import load_embedder
+    from assistant.settings import Settings
+
+    embedder = load_embedder("all-MiniLM-L6-v2")
+
+    def similarity(text, others):
+        vectors = embedder.embed([text, *others])
+        return (vectors[1:] @ vectors[0]).tolist()
+
+    shown = [Sentence(0.9, 0, 1, "China controls nearly 90% of the world’s processing capacity.", 0, 10)]
+
+    def lacks(question):
+        settings = Settings(decision_model=None, select_best_margin=0.0)
+        return strategies.decide(question, shown, [1], "nearly 90%", settings, similarity=similarity).signals["lacks_asked"]
+
+    assert lacks("What percentage of the world's rare earth reserves lie in China?") == 1.0  # not its reserves
+    assert lacks("What share of the world's processing capacity does China control?") == 0.0
+
+
+def test_a_function_word_alone_is_not_the_answer_standing_in_a_sentence():
+    from assistant.answer import direct
+
+    shown = [Sentence(0.9, 0, 1, "Trade talks will include Howard Lutnick, whose department oversees export controls.", 0, 10),
+             Sentence(0.8, 1, 2, "He Lifeng leads the Chinese side, and his team arrived on Sunday.", 0, 10)]
+    answer = "Lutnick was involved because he oversees export controls"
+    line = direct.first_line("What part did Lutnick play?", answer, shown, shown)
+    assert [s.sentence.n for s in line.spans] == [1]  # not [1, 2] for "he" in "He Lifeng"
+    assert "[2]" not in line.text
+
+
 def test_an_answer_no_sentence_holds_is_not_stated_plainly_and_an_empty_choice_refused():
     invented = decide("Who oversees export controls?", [3], "Gina Raimondo and the Federal Reserve")
     assert invented.decision == "not_stated" and invented.text.splitlines()[0] == strategies.NOT_PLAINLY

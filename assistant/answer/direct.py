@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant import claims, grounding
 from assistant.citations import MARKER, figures
@@ -71,7 +72,7 @@ def holds_part(text: str, part: str, question: str) -> bool:
     return bool(grounding.names(f"x {text}") - grounding.words(question))
 
 
-_HEDGE = re.compile(r"(?:about|around|approximately|roughly|nearly|almost|over|under|some|up to|at least|at most|"
+HEDGE = re.compile(r"(?:about|around|approximately|roughly|nearly|almost|over|under|some|up to|at least|at most|"
                     r"more than|less than|fewer than)\s+$", re.IGNORECASE)
 
 
@@ -80,7 +81,7 @@ def _part_spans(text: str, part: str, question: str) -> list[tuple[int, int]]:
     if part == "quantity":
         found = {_snap(text, *m.span()) for m in grounding.QUANTITY.finditer(text)}  # "75%", not "7" and "5"
         found = {(a, b) for a, b in found if not re.fullmatch(r"1[89]\d\d|20\d\d", text[a:b])}
-        return sorted(((h.start() if (h := _HEDGE.search(text[:a])) else a), b) for a, b in found)
+        return sorted(((h.start() if (h := HEDGE.search(text[:a])) else a), b) for a, b in found)
     if part == "date":
         return [m.span() for m in grounding.DATE.finditer(text)]
     asked = grounding.words(question)
@@ -94,9 +95,16 @@ def _terms(text: str) -> set[str]:
     return set(tokenize(text))
 
 
+@lru_cache(maxsize=1)
+def _saying_nothing() -> frozenset[str]:
+    """Function words ("he", "its", "said"), which alone in a sentence are not the answer standing
+    there; quantifiers ("all", "most", "few") are: "nearly all" is an answer."""
+    return frozenset(t for t in claims.function_terms() if not grounding.QUANTITY.fullmatch(t))
+
+
 def _needs(answer: str, question: str) -> tuple[set[str], set[str]]:
     """(content words, figures) of the answer that the evidence must hold."""
-    return _terms(answer), figures(answer)
+    return _terms(answer) - _saying_nothing(), figures(answer)
 
 
 def _window(sentence: str, wanted: set[str], limit: int) -> tuple[int, int, set[str]]:
@@ -135,7 +143,7 @@ def _verbatim(piece: str, sentence: str) -> tuple[int, int] | None:
 
 def _weight(text: str) -> int:
     """What a piece of the answer counts for: its content words, figures (twice) and names."""
-    return len(_terms(text)) + 2 * len(figures(text)) + len(grounding.names(f"x {text}")) or 1
+    return len(_terms(text) - _saying_nothing()) + 2 * len(figures(text)) + len(grounding.names(f"x {text}")) or 1
 
 
 def locate(answer: str, shown: Sequence[Sentence], chosen: Sequence[Sentence] = (),
@@ -315,7 +323,7 @@ def widen(span: Span, question: str, parts: Sequence[str], whole_clause: bool = 
     start, end = _whole(text, *_over_list(text, *_snap(text, span.start, span.end)))
     if negated := _NEGATION_BEFORE.search(text[:start]):  # "not an outright ban", never "outright ban"
         start = negated.start()
-    if re.match(r"\d", text[start:]) and (hedge := _HEDGE.search(text[:start])):  # "about 75%", never "75%"
+    if re.match(r"\d", text[start:]) and (hedge := HEDGE.search(text[:start])):  # "about 75%", never "75%"
         start = hedge.start()
     if whole_clause:
         start, end = _clause(text, start, end)
