@@ -30,6 +30,14 @@ def _reader(question: str) -> Callable[[str, str], list[values.Value]] | None:
     return None
 
 
+def _stated(read: Callable[[str, str], list[values.Value]], answer_text: str,
+            hits: Sequence[Hit]) -> tuple[list[int], list[values.Value]]:
+    """(the passages the answer cites, the values it states), a weekday read in the first cited
+    article's date."""
+    cited_n = [n for n in cited_numbers(answer_text) if 0 < n <= len(hits)]
+    return cited_n, read(MARKER.sub("", answer_text), hits[cited_n[0] - 1].date if cited_n else "")
+
+
 def differing_sentences(
     question: str,
     answer_text: str,
@@ -46,10 +54,7 @@ def differing_sentences(
     read = _reader(question)
     if read is None:
         return []
-    cited_n = [n for n in cited_numbers(answer_text) if 0 < n <= len(hits)]
-    answer = MARKER.sub("", answer_text)
-    reference = hits[cited_n[0] - 1].date if cited_n else ""
-    stated = read(answer, reference)
+    cited_n, stated = _stated(read, answer_text, hits)
     sentences = ranked() if stated else []
     if not sentences:
         return []
@@ -65,7 +70,7 @@ def differing_sentences(
             candidates[doc] = sentence
     if not candidates:
         return []
-    close = similarity(answer, [s.text for s in candidates.values()])
+    close = similarity(MARKER.sub("", answer_text), [s.text for s in candidates.values()])
     return [c for c, sim in zip(candidates.values(), close) if sim >= same_topic][:limit]
 
 
@@ -78,8 +83,7 @@ def differing_value(sentence: Sentence, question: str, answer_text: str, hits: S
     read = _reader(question)
     if read is None:
         return ""
-    cited_n = [n for n in cited_numbers(answer_text) if 0 < n <= len(hits)]
-    stated = read(MARKER.sub("", answer_text), hits[cited_n[0] - 1].date if cited_n else "")
+    _, stated = _stated(read, answer_text, hits)
     text = sentence.text
     for value in read(text, hits[sentence.n - 1].date):
         if not values.differ(stated, [value]) or (at := text.find(value.text)) < 0:
@@ -91,9 +95,14 @@ def differing_value(sentence: Sentence, question: str, answer_text: str, hits: S
 
 
 def first_line(line: str, differing: Sequence[Sentence], question: str, answer_text: str, hits: Sequence[Hit]) -> str:
-    """The first line with each differing article's value after it: "62%. [4] Another article: about 70%. [1]"."""
-    added = [f"Another article: {value}. [{s.n}]" for s in differing
-             if (value := differing_value(s, question, answer_text, hits))]
+    """The first line with each differing article's value after it, once however many give it:
+    "62%. [4] Another article: about 70%. [1]", "1992. [4] Other articles: in 2024. [1, 3]"."""
+    by_value: dict[str, list[int]] = {}
+    for s in differing:
+        if value := differing_value(s, question, answer_text, hits):
+            by_value.setdefault(value, []).append(s.n)
+    added = [f"{'Another article' if len(ns) == 1 else 'Other articles'}: {value}. [{', '.join(map(str, ns))}]"
+             for value, ns in by_value.items()]
     return " ".join([line, *added])
 
 

@@ -85,6 +85,10 @@ def test_the_first_line_names_the_other_articles_value_with_its_source(similarit
     found = differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 2, 3, 4), similarity)
     assert first_line("62% [1].", found, QUESTION, ANSWER, HITS) == "62% [1]. Another article: about 70%. [2]"
     assert first_line("62% [1].", [], QUESTION, ANSWER, HITS) == "62% [1]."
+    twice = [hit(1, "It was founded in 1992.", "a"), hit(2, "It closed in 2024.", "b"), hit(3, "In 2024 it closed.", "c")]
+    both = [Sentence(0.8, n, n, twice[n - 1].chunk.text, 0, 0) for n in (2, 3)]
+    assert first_line("1992. [1]", both, "When was it founded?", "1992. [1]", twice) == (
+        "1992. [1] Other articles: in 2024. [2, 3]")  # one value, said once
     since = [hit(1, "An export ban was imposed in December 2024.", "a"),
              hit(2, "Since 2023, it has also imposed export curbs on gallium.", "b")]
     other = [Sentence(0.8, 2, 2, since[1].chunk.text, 0, 0)]

@@ -229,7 +229,7 @@ def test_a_bare_share_in_the_first_line_is_read_as_a_share_of_what_its_sentence_
     assert lacks("What share of the world's processing capacity does China control?") == 0.0
 
 
-def test_a_function_word_alone_is_not_the_answer_standing_in_a_sentence():
+def test_a_function_word_or_one_shared_word_does_not_place_the_answer_in_a_sentence():
     from assistant.answer import direct
 
     shown = [Sentence(0.9, 0, 1, "Trade talks will include Howard Lutnick, whose department oversees export controls.", 0, 10),
@@ -238,6 +238,12 @@ def test_a_function_word_alone_is_not_the_answer_standing_in_a_sentence():
     line = direct.first_line("What part did Lutnick play?", answer, shown, shown)
     assert [s.sentence.n for s in line.spans] == [1]  # not [1, 2] for "he" in "He Lifeng"
     assert "[2]" not in line.text
+    slow = [Sentence(0.9, 0, 1, "Manufacturers say the vetting of licences is painstakingly slow.", 0, 10),
+            Sentence(0.8, 1, 2, "Approvals can take up to 45 working days, the ministry says.", 0, 10),
+            Sentence(0.7, 2, 3, "Trade and commerce resumed in May.", 0, 10)]
+    line = direct.first_line("How is the licence process going?",
+                             "vetting is slow, taking up to 45 working days, in the words of its commerce ministry", slow, slow)
+    assert [s.sentence.n for s in line.spans] == [1, 2]  # not 3 too, for "commerce" alone
 
 
 def test_an_answer_no_sentence_holds_is_not_stated_plainly_and_an_empty_choice_refused():

@@ -204,8 +204,8 @@ def _by_words(answer: str, shown: Sequence[Sentence], chosen: Sequence[Sentence]
             if gain > best_gain or (gain == best_gain and gain and best is not None
                                     and sentence in chosen and best not in chosen):
                 best, best_gain, best_held = (sentence, start, end), gain, held
-        if best is None:
-            break
+        if best is None or (spans and best_gain == len(best_held) == 1):
+            break  # one shared word, no figure or name, does not place a part of the answer in another sentence
         sentence, start, end = best
         spans.append(Span(sentence, start, end))
         said = sentence.text[start:end]
