@@ -22,7 +22,10 @@ RELEVANCE_MARGIN = default("differ_margin")  # the other sentence scores within 
 SAME_TOPIC = default("differ_same_topic")  # its cosine to the answer: the same thing, measured differently
 
 
-def _reader(question: str) -> Callable[[str, str], list[values.Value]] | None:
+Reader = Callable[[str, str], list[values.Value]]  # (text, its article's date) -> the values of the kind asked
+
+
+def _reader(question: str) -> Reader | None:
     if asks_for_quantity(question):
         return lambda text, _date: values.quantities(text)
     if asks_for_date(question):
@@ -30,8 +33,7 @@ def _reader(question: str) -> Callable[[str, str], list[values.Value]] | None:
     return None
 
 
-def _stated(read: Callable[[str, str], list[values.Value]], answer_text: str,
-            hits: Sequence[Hit]) -> tuple[list[int], list[values.Value]]:
+def _stated(read: Reader, answer_text: str, hits: Sequence[Hit]) -> tuple[list[int], list[values.Value]]:
     """(the passages the answer cites, the values it states), a weekday read in the first cited
     article's date."""
     cited_n = [n for n in cited_numbers(answer_text) if 0 < n <= len(hits)]
@@ -77,13 +79,9 @@ def differing_sentences(
 _SINCE = re.compile(r"(?:since|until|before|after|by|from|in|on)\s+$", re.IGNORECASE)
 
 
-def differing_value(sentence: Sentence, question: str, answer_text: str, hits: Sequence[Hit]) -> str:
-    """The first value of the kind asked in `sentence` that the answer does not state, as the
+def _differing_value(sentence: Sentence, read: Reader, stated: list[values.Value], hits: Sequence[Hit]) -> str:
+    """The first value of the kind asked in `sentence` that differs from every `stated` one, as the
     sentence writes it with the word that qualifies it ("about 70%", "since 2023"); '' when none."""
-    read = _reader(question)
-    if read is None:
-        return ""
-    _, stated = _stated(read, answer_text, hits)
     text = sentence.text
     for value in read(text, hits[sentence.n - 1].date):
         if not values.differ(stated, [value]) or (at := text.find(value.text)) < 0:
@@ -97,9 +95,13 @@ def differing_value(sentence: Sentence, question: str, answer_text: str, hits: S
 def first_line(line: str, differing: Sequence[Sentence], question: str, answer_text: str, hits: Sequence[Hit]) -> str:
     """The first line with each differing article's value after it, once however many give it:
     "62%. [4] Another article: about 70%. [1]", "1992. [4] Other articles: in 2024. [1, 3]"."""
+    read = _reader(question)
+    if read is None:
+        return line
+    _, stated = _stated(read, answer_text, hits)
     by_value: dict[str, list[int]] = {}
     for s in differing:
-        if value := differing_value(s, question, answer_text, hits):
+        if value := _differing_value(s, read, stated, hits):
             by_value.setdefault(value, []).append(s.n)
     added = [f"{'Another article' if len(ns) == 1 else 'Other articles'}: {value}. [{', '.join(map(str, ns))}]"
              for value, ns in by_value.items()]

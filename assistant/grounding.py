@@ -184,15 +184,18 @@ def share_phrases(question: str, answer_text: str) -> tuple[str, list[str]]:
     asked = _ASKS_SHARE.search(question)
     if not asked:
         return "", []
-    stated = [_CLAUSE_END.sub("", m.group(1)).strip() or m.group(1).strip() for m in _STATES_SHARE.finditer(answer_text)]
-    return asked.group(1).strip(), stated
+    return asked.group(1).strip(), [_share_of(m) for m in _STATES_SHARE.finditer(answer_text)]
+
+
+def _share_of(stated: re.Match) -> str:
+    """What a share statement ("90% of the world's processing capacity, and ...") is a share of."""
+    return _CLAUSE_END.sub("", stated.group(1)).strip() or stated.group(1).strip()
 
 
 def shares_at(text: str, start: int, end: int) -> list[str]:
     """What the shares stated in `text` whose figure stands in [start, end) are shares of: a first line
     "nearly 90%" taken from "... nearly 90% of the world's processing capacity" is a share of that."""
-    return [_CLAUSE_END.sub("", m.group(1)).strip() or m.group(1).strip()
-            for m in _STATES_SHARE.finditer(text) if start <= m.start() < end or m.start() <= start < m.start(1)]
+    return [_share_of(m) for m in _STATES_SHARE.finditer(text) if start <= m.start() < end or m.start() <= start < m.start(1)]
 
 
 def asks_for_quantity(question: str) -> bool:

@@ -152,6 +152,11 @@ def quantities(text: str) -> list[Value]:
 def differ(stated: list[Value], given: list[Value]) -> bool:
     """`given` states values of a kind that `stated` has (counts: of the same thing, "two leaders" is
     not a count of minutes), and none of them equals a stated one."""
-    kinds = {(v.kind, v.unit if v.kind == "count" else "") for v in stated}
-    relevant = [g for g in given if (g.kind, g.unit if g.kind == "count" else "") in kinds]
+    kinds = {_measure(v) for v in stated}
+    relevant = [g for g in given if _measure(g) in kinds]
     return bool(relevant) and not any(g.same(s) for g in relevant for s in stated)
+
+
+def _measure(value: Value) -> tuple[str, str]:
+    """What a value measures: its kind, and for a count the thing counted."""
+    return value.kind, value.unit if value.kind == "count" else ""

@@ -50,6 +50,20 @@ SERVER_KEY = "test-key-123"
 
 
 @pytest.fixture(scope="session")
+def minilm_similarity():
+    """Cosine of a text to others under the packaged MiniLM, as `Assistant.similarity` gives it."""
+    from assistant.embedders import load_embedder
+
+    embedder = load_embedder("all-MiniLM-L6-v2")
+
+    def similarity(text, others):
+        vectors = embedder.embed([text, *others])
+        return (vectors[1:] @ vectors[0]).tolist()
+
+    return similarity
+
+
+@pytest.fixture(scope="session")
 def server(built_index, tmp_path_factory):
     """`assistant serve --llm extractive` on the shared index, on a free port, with a bearer key.
     Yields its base URL; its log is shown when it fails to start."""

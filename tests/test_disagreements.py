@@ -1,5 +1,3 @@
-import pytest
-
 from assistant import values
 from assistant.disagreements import differing_sentences, first_line, note
 from assistant.llms.scripted import ScriptedLLM
@@ -52,14 +50,6 @@ def test_values_that_share_a_token_are_not_taken_as_equal():
     assert values.counts("six centuries")[0].unit == "century"
 
 
-@pytest.fixture(scope="module")
-def similarity():
-    from assistant.embedders import load_embedder
-
-    embedder = load_embedder("all-MiniLM-L6-v2")
-    return lambda text, others: (embedder.embed([text, *others])[1:] @ embedder.embed([text])[0]).tolist()
-
-
 HITS = [
     hit(1, "China dominates the market, producing 62% of the world's total output.", "usgs"),
     hit(2, "China dominates the global supply chain, mining about 70% of rare earths.", "other"),
@@ -74,15 +64,15 @@ def ranked(*order, scores=(0.8, 0.78, 0.76, 0.75)):
     return lambda: [Sentence(score, n, n, HITS[n - 1].chunk.text, 0, 0) for score, n in zip(scores, order)]
 
 
-def test_another_articles_different_figure_is_found(similarity):
-    found = differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 2, 3, 4), similarity)
+def test_another_articles_different_figure_is_found(minilm_similarity):
+    found = differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 2, 3, 4), minilm_similarity)
     assert [s.n for s in found] == [2]  # not [3] (the same figure written otherwise), not [4] (another subject)
     assert note(found, QUESTION, HITS) == (
         f"Another article (Title other) gives a different figure: “{HITS[1].chunk.text}” [2]")
 
 
-def test_the_first_line_names_the_other_articles_value_with_its_source(similarity):
-    found = differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 2, 3, 4), similarity)
+def test_the_first_line_names_the_other_articles_value_with_its_source(minilm_similarity):
+    found = differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 2, 3, 4), minilm_similarity)
     assert first_line("62% [1].", found, QUESTION, ANSWER, HITS) == "62% [1]. Another article: about 70%. [2]"
     assert first_line("62% [1].", [], QUESTION, ANSWER, HITS) == "62% [1]."
     twice = [hit(1, "It was founded in 1992.", "a"), hit(2, "It closed in 2024.", "b"), hit(3, "In 2024 it closed.", "c")]
@@ -96,19 +86,19 @@ def test_the_first_line_names_the_other_articles_value_with_its_source(similarit
                       "December 2024. [1]", since) == "December 2024. [1] Another article: since 2023. [2]"
 
 
-def test_nothing_is_added_when_the_sources_agree_or_the_other_is_far_less_relevant(similarity):
-    assert differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 3), similarity) == []
-    assert differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 3, 2, scores=(0.8, 0.78, 0.6)), similarity) == []
+def test_nothing_is_added_when_the_sources_agree_or_the_other_is_far_less_relevant(minilm_similarity):
+    assert differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 3), minilm_similarity) == []
+    assert differing_sentences(QUESTION, ANSWER, HITS, ranked(1, 3, 2, scores=(0.8, 0.78, 0.6)), minilm_similarity) == []
     cites_both = "China produces 62% [1]; another says 70% [2]."
-    assert differing_sentences(QUESTION, cites_both, HITS, ranked(1, 2), similarity) == []
+    assert differing_sentences(QUESTION, cites_both, HITS, ranked(1, 2), minilm_similarity) == []
 
 
-def test_only_questions_asking_for_a_figure_or_a_date_are_checked(similarity):
+def test_only_questions_asking_for_a_figure_or_a_date_are_checked(minilm_similarity):
     def never():
         raise AssertionError("no ranking needed")
 
-    assert differing_sentences("Who dominates rare earth mining?", ANSWER, HITS, never, similarity) == []
-    assert differing_sentences(QUESTION, "China dominates mining [1].", HITS, never, similarity) == []
+    assert differing_sentences("Who dominates rare earth mining?", ANSWER, HITS, never, minilm_similarity) == []
+    assert differing_sentences(QUESTION, "China dominates mining [1].", HITS, never, minilm_similarity) == []
 
 
 def test_the_answer_says_when_the_bundled_articles_disagree(settings):

@@ -105,19 +105,6 @@ def test_figures_match_however_the_passage_writes_them():
     assert drop_invented(answer, hits) == (answer, [])
 
 
-@pytest.fixture(scope="module")
-def minilm_similarity():
-    from assistant.embedders import load_embedder
-
-    embedder = load_embedder("all-MiniLM-L6-v2")
-
-    def similarity(text, others):
-        vectors = embedder.embed([text, *others])
-        return (vectors[1:] @ vectors[0]).tolist()
-
-    return similarity
-
-
 def test_share_phrases_reads_what_is_asked_and_what_is_stated():
     asked, stated = share_phrases("What percentage of the world's rare earth reserves lie in China?",
                            "China controls nearly 90% of the world's processing capacity, and 62% of output [1].")

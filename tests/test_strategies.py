@@ -209,21 +209,14 @@ def test_the_first_line_names_a_name_and_a_figure_whole():
     assert direct.first_line("Which brand?", "Life Savers", opening, opening).text == "Life Savers. [1]"
 
 
-def test_a_bare_share_in_the_first_line_is_read_as_a_share_of_what_its_sentence_says():
-    from assistant.embedders import load_embedder
+def test_a_bare_share_in_the_first_line_is_read_as_a_share_of_what_its_sentence_says(minilm_similarity):
     from assistant.settings import Settings
-
-    embedder = load_embedder("all-MiniLM-L6-v2")
-
-    def similarity(text, others):
-        vectors = embedder.embed([text, *others])
-        return (vectors[1:] @ vectors[0]).tolist()
 
     shown = [Sentence(0.9, 0, 1, "China controls nearly 90% of the world’s processing capacity.", 0, 10)]
 
     def lacks(question):
         settings = Settings(decision_model=None, select_best_margin=0.0)
-        return strategies.decide(question, shown, [1], "nearly 90%", settings, similarity=similarity).signals["lacks_asked"]
+        return strategies.decide(question, shown, [1], "nearly 90%", settings, similarity=minilm_similarity).signals["lacks_asked"]
 
     assert lacks("What percentage of the world's rare earth reserves lie in China?") == 1.0  # not its reserves
     assert lacks("What share of the world's processing capacity does China control?") == 0.0

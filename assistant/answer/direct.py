@@ -102,9 +102,14 @@ def _saying_nothing() -> frozenset[str]:
     return frozenset(t for t in claims.function_terms() if not grounding.QUANTITY.fullmatch(t))
 
 
+def _saying(text: str) -> set[str]:
+    """The text's terms that say something of their own."""
+    return _terms(text) - _saying_nothing()
+
+
 def _needs(answer: str, question: str) -> tuple[set[str], set[str]]:
     """(content words, figures) of the answer that the evidence must hold."""
-    return _terms(answer) - _saying_nothing(), figures(answer)
+    return _saying(answer), figures(answer)
 
 
 def _window(sentence: str, wanted: set[str], limit: int) -> tuple[int, int, set[str]]:
@@ -143,7 +148,7 @@ def _verbatim(piece: str, sentence: str) -> tuple[int, int] | None:
 
 def _weight(text: str) -> int:
     """What a piece of the answer counts for: its content words, figures (twice) and names."""
-    return len(_terms(text) - _saying_nothing()) + 2 * len(figures(text)) + len(grounding.names(f"x {text}")) or 1
+    return len(_saying(text)) + 2 * len(figures(text)) + len(grounding.names(f"x {text}")) or 1
 
 
 def locate(answer: str, shown: Sequence[Sentence], chosen: Sequence[Sentence] = (),
