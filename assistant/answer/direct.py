@@ -107,7 +107,7 @@ def _saying(text: str) -> set[str]:
     return _terms(text) - _saying_nothing()
 
 
-def _needs(answer: str, question: str) -> tuple[set[str], set[str]]:
+def _needs(answer: str) -> tuple[set[str], set[str]]:
     """(content words, figures) of the answer that the evidence must hold."""
     return _saying(answer), figures(answer)
 
@@ -189,7 +189,7 @@ def locate(answer: str, shown: Sequence[Sentence], chosen: Sequence[Sentence] = 
 def _by_words(answer: str, shown: Sequence[Sentence], chosen: Sequence[Sentence], limit: int) -> tuple[list[Span], float]:
     """The fewest sentences that together hold the answer's words, figures and names, each with the
     window where they stand; and the share of them found."""
-    terms, numbers = _needs(answer, "")
+    terms, numbers = _needs(answer)
     names = grounding.names(f"x {answer}")
     size = len(terms) + 2 * len(numbers) + len(names)
     if not size:
