@@ -11,9 +11,8 @@ import re
 from collections.abc import Callable, Sequence
 
 from assistant import values
-from assistant.answer.direct import HEDGE
 from assistant.citations import MARKER, cited_numbers
-from assistant.grounding import Similarity, asks_for_date, asks_for_quantity
+from assistant.grounding import HEDGE, Similarity, asks_for_date, asks_for_quantity
 from assistant.sentences import Sentence
 from assistant.settings import default
 from assistant.types import Hit

@@ -155,6 +155,9 @@ DATE = re.compile(
 )
 _WH = re.compile(r"\b(what|when|where|who|whom|which|why|how)\b", re.IGNORECASE)
 _ASKS_NAME = re.compile(r"^\s*who\b|\bwhat (is|was|are|were) the names?\b", re.IGNORECASE)
+# The word that qualifies a figure standing right after it: "about 75%", never "75%".
+HEDGE = re.compile(r"(?:about|around|approximately|roughly|nearly|almost|over|under|some|up to|at least|at most|"
+                   r"more than|less than|fewer than)\s+$", re.IGNORECASE)
 
 
 def _has_new_name(answer_text: str, question: str) -> bool:

@@ -72,16 +72,12 @@ def holds_part(text: str, part: str, question: str) -> bool:
     return bool(grounding.names(f"x {text}") - grounding.words(question))
 
 
-HEDGE = re.compile(r"(?:about|around|approximately|roughly|nearly|almost|over|under|some|up to|at least|at most|"
-                    r"more than|less than|fewer than)\s+$", re.IGNORECASE)
-
-
 def _part_spans(text: str, part: str, question: str) -> list[tuple[int, int]]:
     """Where in `text` things of that kind stand (a quantity with the hedge before it: "about 75%")."""
     if part == "quantity":
         found = {_snap(text, *m.span()) for m in grounding.QUANTITY.finditer(text)}  # "75%", not "7" and "5"
         found = {(a, b) for a, b in found if not re.fullmatch(r"1[89]\d\d|20\d\d", text[a:b])}
-        return sorted(((h.start() if (h := HEDGE.search(text[:a])) else a), b) for a, b in found)
+        return sorted(((h.start() if (h := grounding.HEDGE.search(text[:a])) else a), b) for a, b in found)
     if part == "date":
         return [m.span() for m in grounding.DATE.finditer(text)]
     asked = grounding.words(question)
@@ -328,7 +324,7 @@ def widen(span: Span, question: str, parts: Sequence[str], whole_clause: bool = 
     start, end = _whole(text, *_over_list(text, *_snap(text, span.start, span.end)))
     if negated := _NEGATION_BEFORE.search(text[:start]):  # "not an outright ban", never "outright ban"
         start = negated.start()
-    if re.match(r"\d", text[start:]) and (hedge := HEDGE.search(text[:start])):  # "about 75%", never "75%"
+    if re.match(r"\d", text[start:]) and (hedge := grounding.HEDGE.search(text[:start])):  # "about 75%", never "75%"
         start = hedge.start()
     if whole_clause:
         start, end = _clause(text, start, end)
