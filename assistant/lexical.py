@@ -72,7 +72,7 @@ _WORD_ANY_CASE = re.compile(_WORD.pattern, re.IGNORECASE)
 
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Where each word `tokenize` reads stands in `text` (stopwords included): for reading words in
-    their order and place (support.py's claims)."""
+    their order and place (answer/support.py's claims)."""
     return [m.span() for m in _WORD_ANY_CASE.finditer(text)]
 
 

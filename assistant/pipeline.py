@@ -8,8 +8,8 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from assistant import citations, disagreements, grounding, sentences, stages, strategies, support
-from assistant.answer import decision
+from assistant import sentences, stages
+from assistant.answer import citations, decision, disagreements, grounding, strategies, support
 from assistant.embedders import load_embedder
 from assistant.errors import AssistantError
 from assistant.llms import Request, create

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
 
     # Answering.
     llm: str = "auto"  # auto = local when its model is installed, else extractive
-    # select (evidence-first), free (prose), extractive (no model); auto = the backend's own (strategies.py)
+    # select (evidence-first), free (prose), extractive (no model); auto = the backend's own (answer/strategies.py)
     strategy: Literal["auto", "select", "free", "extractive"] = "auto"
     prompt: str = "answer"  # the free strategy's template
     select_prompt: str = "select"  # the select strategy's template
@@ -114,14 +114,14 @@ class Settings(BaseSettings):
     # Language models are not asked when no passage sentence matches the question this well (0 = always ask).
     answerable_threshold: float = 0.45
     extractive_sentences: int = 3
-    # The checks on every answer (strategies.py, support.py, citations.py, disagreements.py, grounding.py).
+    # The checks on every answer (answer/: strategies, support, citations, disagreements, grounding).
     sentence_min_words: int = 5  # shorter passage "sentences" (headings, bylines) are not ranked or quoted
     sentence_overlap_bonus: float = 0.25  # sentence score = cosine + this x share of the question's words it holds
     sentence_overlap_idf: bool = False  # ... each word weighted by its rarity in the collection (BM25's idf)
     # Choosing the sentences a model is shown: each counts this / n more under the n-th passage (0 = off).
     sentence_passage_prior: float = Field(0.0, ge=0.0)
     support_min_overlap: float = 0.5  # a passage holds a sentence: its figures, names and this share of its words
-    # What a passage says against a claim (claims.py): a claim's clause is read against the passage's sentences that
+    # What a passage says against a claim (answer/claims.py): a claim's clause is read against the passage's sentences that
     # state at least claim_align_share of its terms (a negation there the other way is flagged) ...
     claim_align_share: float = Field(0.75, ge=0.0, le=1.0)
     # ... a figure or name of the claim is flagged where the passage,

@@ -68,7 +68,7 @@ class Citation:
 
 @dataclass(frozen=True)
 class Claim:
-    """One sentence of an answer and whether a passage it cites holds it (checked in `support.py`)."""
+    """One sentence of an answer and whether a passage it cites holds it (checked in `answer/support.py`)."""
 
     text: str  # the sentence, citation markers removed
     cited: tuple[int, ...]  # the passage numbers it cites
@@ -87,7 +87,7 @@ class Answer:
     citations: tuple[Citation, ...]
     hits: tuple[Hit, ...]
     llm: str
-    strategy: str = ""  # how it was answered: select, free or extractive (strategies.py)
+    strategy: str = ""  # how it was answered: select, free or extractive (answer/strategies.py)
     timings_ms: dict = field(default_factory=dict)
     dropped_citations: tuple[int, ...] = ()  # [n] the model wrote that were never shown to it
     recited: tuple[tuple[int, int], ...] = ()  # (n, m): a claim citing [n] was copied from passage m, so cites [m]

@@ -36,11 +36,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.chunking import sentence_spans
-from assistant.citations import figure_spans
+from assistant.answer.citations import figure_spans
 from assistant.evaluation.dataset import load_dataset
 from assistant.evaluation.metrics import locate_quote
-from assistant.grounding import asks_yes_no, yes_no
-from assistant.support import missing, unsupported
+from assistant.answer.grounding import asks_yes_no, yes_no
+from assistant.answer.support import missing, unsupported
 from assistant.types import Document
 
 REPO = Path(__file__).resolve().parents[1]

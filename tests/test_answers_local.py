@@ -8,7 +8,7 @@ import pytest
 
 from assistant.llms import Request
 from assistant.model_files import smollm_gguf
-from assistant.strategies import p_none, schema
+from assistant.answer.strategies import p_none, schema
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ QUESTIONS = ["Which rare earth metals did China stop exporting in April 2025?",
 def test_an_injected_article_changes_no_answer_of_the_local_model(qwen, built_index, hostile_index):
     """Passage numbers move when the hostile article takes a slot; what is said and which articles
     are cited must not."""
-    from assistant.citations import MARKER
+    from assistant.answer.citations import MARKER
     from assistant.pipeline import Assistant
     from assistant.settings import Settings
 

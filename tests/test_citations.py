@@ -1,4 +1,4 @@
-from assistant.citations import resolve
+from assistant.answer.citations import resolve
 from assistant.types import Chunk, Hit
 
 TEXT = "China mines about 70% of rare earths. It refines 90% of them. Exports fell in April."

@@ -1,5 +1,5 @@
-from assistant import values
-from assistant.disagreements import differing_sentences, first_line, note
+from assistant.answer import values
+from assistant.answer.disagreements import differing_sentences, first_line, note
 from assistant.llms.scripted import ScriptedLLM
 from assistant.pipeline import Assistant
 from assistant.sentences import Sentence

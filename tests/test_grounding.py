@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.grounding import (
+from assistant.answer.grounding import (
     check, drop_invented, drop_repeats, is_refusal, misses_what_was_asked, says_not_found, share_phrases, shares_at,
 )
 from assistant.prompts import REFUSAL

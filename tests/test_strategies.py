@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from assistant import strategies, support
+from assistant.answer import strategies, support
 from assistant.errors import ConfigError
 from assistant.llms.scripted import ScriptedLLM
 from assistant.pipeline import Assistant

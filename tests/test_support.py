@@ -6,9 +6,9 @@ against its own passage."""
 import pytest
 from perturbations import PERTURBED_KINDS, TRUE_KINDS, documents, passage, rates, run, share
 
-from assistant.claims import conflict
+from assistant.answer.claims import conflict
 from assistant.lexical import terms, tokenize
-from assistant.support import check, holds, unsupported
+from assistant.answer.support import check, holds, unsupported
 from assistant.types import Chunk, Hit
 
 PASSAGE = ("On 4 April 2025, China suspended exports of seven rare earths. Beijing is unlikely to cede its leverage "

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant import claims, grounding
-from assistant.citations import MARKER, figures
+from assistant.answer import claims, grounding
+from assistant.answer.citations import MARKER, figures
 from assistant.lexical import token_spans, tokenize
 from assistant.sentences import Sentence
 

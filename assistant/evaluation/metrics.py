@@ -14,7 +14,7 @@ import re
 import statistics
 from collections.abc import Iterable, Sequence
 
-from assistant.citations import MARKER
+from assistant.answer.citations import MARKER
 from assistant.evaluation.oracle import MISSES
 from assistant.text import normalise
 
@@ -249,7 +249,7 @@ def answer_claims(answer: str) -> list[tuple[str, list[int]]]:
     """(sentence without markers, passage numbers it cites) of each sentence of an answer, split
     and given its markers as the assistant does (how a marker is attached is not what is measured;
     whether the passage holds the sentence is)."""
-    from assistant.citations import claims
+    from assistant.answer.citations import claims
 
     return [(text.strip(" \t\"“”"), cited) for text, cited, _ in claims(answer)]
 

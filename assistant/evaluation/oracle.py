@@ -64,7 +64,7 @@ class OracleLLM:
     covered: dict[str, tuple[int, int]] = field(default_factory=dict)  # question -> (quotes shown, quotes)
 
     def generate(self, request: Request, on_text: OnText | None = None) -> Completion:
-        from assistant.strategies import VERDICT_SCHEMA
+        from assistant.answer.strategies import VERDICT_SCHEMA
 
         if request.schema == VERDICT_SCHEMA:
             return Completion(json.dumps({"verdict": "yes"}))

@@ -7,7 +7,7 @@ with `top_logprobs` > 0 the backend reports, where it can, the most likely alter
 generated token (`Completion.steps`), which is how evidence-first answering reads how sure the
 model was that nothing answers. It may also offer `count_tokens(text)` and `context_window` so the
 pipeline can fit the prompt; without them a tiktoken estimate is used, and a backend says how it
-is best used through `strategy` (see `assistant/strategies.py`; "free" when absent).
+is best used through `strategy` (see `assistant/answer/strategies.py`; "free" when absent).
 """
 
 from __future__ import annotations

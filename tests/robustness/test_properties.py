@@ -13,9 +13,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from assistant.chunking import chunk_document
-from assistant.citations import resolve
+from assistant.answer.citations import resolve
 from assistant.clean import clean_page_text
-from assistant.grounding import check
+from assistant.answer.grounding import check
 from assistant.ingest import sanitize
 from assistant.prompts import REFUSAL
 from assistant.types import Answer, Chunk, Document, Hit

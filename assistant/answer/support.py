@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.claims import conflict
-from assistant.citations import best_quote, claims, figures
-from assistant.grounding import is_refusal, names, words, yes_no
+from assistant.answer.claims import conflict
+from assistant.answer.citations import best_quote, claims, figures
+from assistant.answer.grounding import is_refusal, names, words, yes_no
 from assistant.lexical import tokenize
 from assistant.prompts import REFUSAL
 from assistant.settings import default
@@ -122,7 +122,7 @@ def check(text: str, hits: Sequence[Hit], question: str = "", min_overlap: float
 
 def _recite(sentence: str, n: int) -> str:
     """The sentence with its markers replaced by one to passage n."""
-    from assistant.citations import MARKER
+    from assistant.answer.citations import MARKER
 
     bare = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).rstrip()
     end = len(bare.rstrip(".!?;:”\"")) if bare[-1:] in ".!?;:”\"" else len(bare)

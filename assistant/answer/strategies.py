@@ -22,10 +22,11 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assistant import grounding, stages
+from assistant import stages
+from assistant.answer import grounding
 from assistant.answer import decision, direct
 from assistant.answer.decision import ANSWER, NOT_STATED, REFUSE, Calibrator, Signals
-from assistant.citations import MARKER
+from assistant.answer.citations import MARKER
 from assistant.errors import ConfigError
 from assistant.llms import Request
 from assistant.llms.base import Step
@@ -275,7 +276,7 @@ def read_signals(question: str, shown: Sequence[Sentence], chosen: Sequence[Sent
                  lacking: str = "") -> Signals:
     """What the decision reads of one answer (decision.Signals); `lacking`: what of the kind asked the
     first line lacks (grounding.misses_what_was_asked)."""
-    from assistant.grounding import asks_yes_no, names, words, yes_no
+    from assistant.answer.grounding import asks_yes_no, names, words, yes_no
 
     scores = sorted((x.score for x in shown), reverse=True)
     resting = [x.sentence for x in line.spans] or list(chosen)
@@ -301,8 +302,8 @@ def read_signals(question: str, shown: Sequence[Sentence], chosen: Sequence[Sent
 def novelty(answer: str, question: str) -> float:
     """Share of the answer's content words, figures and names that the question does not say: an
     answer in the question's own words ("the talks between the two sides") answers nothing."""
-    from assistant.citations import figures
-    from assistant.grounding import names
+    from assistant.answer.citations import figures
+    from assistant.answer.grounding import names
 
     said = _content(answer) | figures(answer) | names(f"x {answer}")
     asked = _content(question) | figures(question) | names(f"x {question}")
@@ -311,7 +312,7 @@ def novelty(answer: str, question: str) -> float:
 
 def verdict_novelty(answer: str, question: str) -> float:
     """`novelty`, where a bare yes or no to a yes/no question is all news."""
-    from assistant.grounding import asks_yes_no, yes_no
+    from assistant.answer.grounding import asks_yes_no, yes_no
 
     verdict, rest = yes_no(answer) if asks_yes_no(question) else ("", answer)
     return 1.0 if verdict and not _content(rest) else novelty(rest, question)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from assistant import values
-from assistant.citations import MARKER, cited_numbers
-from assistant.grounding import HEDGE, Similarity, asks_for_date, asks_for_quantity
+from assistant.answer import values
+from assistant.answer.citations import MARKER, cited_numbers
+from assistant.answer.grounding import HEDGE, Similarity, asks_for_date, asks_for_quantity
 from assistant.sentences import Sentence
 from assistant.settings import default
 from assistant.types import Hit

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.chunking import sentence_spans
-from assistant.citations import figure_spans
-from assistant.grounding import FINITE, asks_yes_no, yes_no
+from assistant.answer.citations import figure_spans
+from assistant.answer.grounding import FINITE, asks_yes_no, yes_no
 from assistant.lexical import terms, word_spans
 from assistant.settings import default
 

@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from assistant import values
+from assistant.answer import values
 from assistant.chunking import sentence_spans
-from assistant.citations import MARKER, figures
+from assistant.answer.citations import MARKER, figures
 from assistant.prompts import REFUSAL
 from assistant.settings import default
 from assistant.text import normalise
