@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant import stages
-from assistant.answer import grounding
-from assistant.answer import decision, direct
+from assistant.answer import decision, direct, grounding
 from assistant.answer.decision import ANSWER, NOT_STATED, REFUSE, Calibrator, Signals
-from assistant.answer.citations import MARKER
+from assistant.answer.citations import MARKER, figures
 from assistant.errors import ConfigError
+from assistant.lexical import tokenize
 from assistant.llms import Request
 from assistant.llms.base import Step
 from assistant.prompts import REFUSAL, load_template
@@ -162,8 +162,6 @@ def p_none(steps: Sequence[tuple[str, dict[str, float]]]) -> float | None:
 
 
 def _content(text: str) -> set[str]:
-    from assistant.lexical import tokenize
-
     return set(tokenize(text))
 
 
@@ -276,16 +274,14 @@ def read_signals(question: str, shown: Sequence[Sentence], chosen: Sequence[Sent
                  lacking: str = "") -> Signals:
     """What the decision reads of one answer (decision.Signals); `lacking`: what of the kind asked the
     first line lacks (grounding.misses_what_was_asked)."""
-    from assistant.answer.grounding import asks_yes_no, names, words, yes_no
-
     scores = sorted((x.score for x in shown), reverse=True)
     resting = [x.sentence for x in line.spans] or list(chosen)
     held = _content(" ".join(x.text for x in resting))
     asked = _content(question)
-    asked_names = names(f"x {question}")
-    held_words = words(" ".join(x.text for x in resting))
+    asked_names = grounding.names(f"x {question}")
+    held_words = grounding.words(" ".join(x.text for x in resting))
     mean_lp, min_lp = answer_logprobs(steps)
-    said = yes_no(answer)[0] if asks_yes_no(question) else ""
+    said = grounding.yes_no(answer)[0] if grounding.asks_yes_no(question) else ""
     return Signals(
         p_none=p_none(steps), answer_logprob=mean_lp, answer_min_logprob=min_lp, p_verified=verified,
         best_score=scores[0] if scores else 0.0, margin=scores[0] - scores[1] if len(scores) > 1 else 0.0,
@@ -302,19 +298,14 @@ def read_signals(question: str, shown: Sequence[Sentence], chosen: Sequence[Sent
 def novelty(answer: str, question: str) -> float:
     """Share of the answer's content words, figures and names that the question does not say: an
     answer in the question's own words ("the talks between the two sides") answers nothing."""
-    from assistant.answer.citations import figures
-    from assistant.answer.grounding import names
-
-    said = _content(answer) | figures(answer) | names(f"x {answer}")
-    asked = _content(question) | figures(question) | names(f"x {question}")
+    said = _content(answer) | figures(answer) | grounding.names(f"x {answer}")
+    asked = _content(question) | figures(question) | grounding.names(f"x {question}")
     return len(said - asked) / len(said) if said else 0.0
 
 
 def verdict_novelty(answer: str, question: str) -> float:
     """`novelty`, where a bare yes or no to a yes/no question is all news."""
-    from assistant.answer.grounding import asks_yes_no, yes_no
-
-    verdict, rest = yes_no(answer) if asks_yes_no(question) else ("", answer)
+    verdict, rest = grounding.yes_no(answer) if grounding.asks_yes_no(question) else ("", answer)
     return 1.0 if verdict and not _content(rest) else novelty(rest, question)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answer.claims import conflict
-from assistant.answer.citations import best_quote, claims, figures
+from assistant.answer.citations import MARKER, best_quote, claims, figures
 from assistant.answer.grounding import is_refusal, names, words, yes_no
 from assistant.lexical import tokenize
 from assistant.prompts import REFUSAL
@@ -122,8 +122,6 @@ def check(text: str, hits: Sequence[Hit], question: str = "", min_overlap: float
 
 def _recite(sentence: str, n: int) -> str:
     """The sentence with its markers replaced by one to passage n."""
-    from assistant.answer.citations import MARKER
-
     bare = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).rstrip()
     end = len(bare.rstrip(".!?;:”\"")) if bare[-1:] in ".!?;:”\"" else len(bare)
     return f"{bare[:end]} [{n}]{bare[end:]}"
